@@ -1,0 +1,178 @@
+//! `cargo xtask`: this workspace's automation, written in Rust so that it
+//! runs the same on every machine.
+//!
+//! Run it through the alias in `.cargo/config.toml`: `cargo xtask ci` runs
+//! every CI step, `cargo xtask ci clippy` runs one. See [`USAGE`] for the
+//! full command line.
+#![forbid(unsafe_code)]
+
+mod ci;
+mod tidy;
+mod workspace;
+
+use std::{env, fmt, process::ExitCode};
+
+use crate::{ci::Step, workspace::Workspace};
+
+/// The text printed by `cargo xtask --help`.
+const USAGE: &str = "\
+Usage: cargo xtask <COMMAND>
+
+Commands:
+  ci [STEP...] [--keep-going]
+                 Run CI steps: all of them in this order when none is named,
+                 else the named ones in the given order.
+                 Steps: fmt, clippy, test, doc, loom, tidy.
+                 --keep-going  run the remaining steps after one fails
+  help           Print this message (also -h, --help).
+
+`bench` and `broker` are added by later issues; they do not exist yet.
+
+Environment:
+  XTASK_ROOT     workspace root to work on (default: the parent of xtask/)
+  CARGO          cargo to run (cargo sets it; default: `cargo` from PATH)
+
+Exit status: 0 when everything passed, 1 when a step failed, 2 on a usage
+error.";
+
+/// A mistake on the command line: reported with exit status 2, unlike a
+/// failing step (status 1).
+#[derive(Debug)]
+pub(crate) struct UsageError(String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.is::<UsageError>() {
+                eprintln!("run `cargo xtask --help` for usage");
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Parses the command line and runs the command it names.
+fn run() -> anyhow::Result<ExitCode> {
+    let args = env::args_os()
+        .skip(1)
+        .map(|arg| {
+            arg.into_string()
+                .map_err(|arg| UsageError(format!("argument {arg:?} is not valid UTF-8")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some((command, rest)) = args.split_first() else {
+        println!("{USAGE}");
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command.as_str() {
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        "ci" => {
+            let Some(args) = CiArgs::parse(rest)? else {
+                println!("{USAGE}");
+                return Ok(ExitCode::SUCCESS);
+            };
+            let workspace = Workspace::from_env()?;
+            let passed = ci::run(&workspace, &args.steps, args.keep_going);
+            Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        other => Err(UsageError(format!("unknown command `{other}`")).into()),
+    }
+}
+
+/// The arguments of `cargo xtask ci`.
+#[derive(Debug, PartialEq, Eq)]
+struct CiArgs {
+    /// The steps to run, in order.
+    steps: Vec<Step>,
+    /// Whether to run the remaining steps after one fails.
+    keep_going: bool,
+}
+
+impl CiArgs {
+    /// Parses the arguments after `ci`; `None` means help was asked for.
+    fn parse(args: &[String]) -> Result<Option<Self>, UsageError> {
+        let mut steps = Vec::new();
+        let mut keep_going = false;
+        for arg in args {
+            match arg.as_str() {
+                "--keep-going" => keep_going = true,
+                "-h" | "--help" => return Ok(None),
+                option if option.starts_with('-') => {
+                    return Err(UsageError(format!("unknown option `{option}` for `ci`")));
+                }
+                name => steps.push(Step::from_name(name).ok_or_else(|| {
+                    UsageError(format!(
+                        "unknown ci step `{name}`; valid steps: {}",
+                        Step::ALL.map(Step::name).join(", ")
+                    ))
+                })?),
+            }
+        }
+        if steps.is_empty() {
+            steps = Step::ALL.to_vec();
+        }
+        Ok(Some(Self { steps, keep_going }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<CiArgs>, UsageError> {
+        CiArgs::parse(&args.iter().map(ToString::to_string).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn no_step_means_all_steps_in_order() {
+        let args = parse(&[]).unwrap().unwrap();
+        assert_eq!(args.steps, Step::ALL);
+        assert!(!args.keep_going);
+    }
+
+    #[test]
+    fn named_steps_keep_the_given_order() {
+        let args = parse(&["tidy", "--keep-going", "fmt"]).unwrap().unwrap();
+        assert_eq!(args.steps, [Step::Tidy, Step::Fmt]);
+        assert!(args.keep_going);
+    }
+
+    #[test]
+    fn unknown_step_lists_the_valid_ones() {
+        let err = parse(&["fmt", "lint"]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown ci step `lint`; valid steps: fmt, clippy, test, doc, loom, tidy"
+        );
+    }
+
+    #[test]
+    fn unknown_option_is_a_usage_error() {
+        let err = parse(&["--fast"]).unwrap_err().to_string();
+        assert!(err.contains("--fast"), "{err}");
+    }
+
+    #[test]
+    fn help_wins() {
+        assert_eq!(parse(&["fmt", "--help"]).unwrap(), None);
+    }
+}
