@@ -1,0 +1,144 @@
+//! [`DynRunner`]: the object-safe twin of [`Runner`] + [`Status`].
+
+use core::future::Future;
+use core::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{Exit, Health, Readiness, Runner, SharedError, Snapshot, Status, Version};
+
+/// An owned, boxed, `Send` future, as returned by [`DynRunner`]'s methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The object-safe twin of [`Runner`] + [`Status`], so runners of different types can live in
+/// one collection.
+///
+/// Every `Runner + Status` implements it (blanket impl); errors are erased to [`SharedError`].
+/// You rarely call its `dyn_*` methods: `dyn DynRunner` implements [`Runner`] and [`Status`]
+/// itself, so `Box<dyn DynRunner>` and `Arc<dyn DynRunner>` are runners like any other, and the
+/// rules of both traits hold unchanged.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use runner_core::{DynRunner, Runner, Status};
+///
+/// async fn stop_all(runners: &[Arc<dyn DynRunner>]) -> Vec<runner_core::SharedError> {
+///     let mut errors = Vec::new();
+///     for runner in runners.iter().rev() {
+///         if let Err(error) = runner.stop().await {
+///             errors.push(error);
+///         }
+///         assert!(!runner.is_running());
+///     }
+///     errors
+/// }
+/// ```
+pub trait DynRunner: Send + Sync {
+    /// [`Runner::start`], boxed.
+    fn dyn_start(&self) -> BoxFuture<'_, Result<(), SharedError>>;
+    /// [`Runner::stop`], boxed.
+    fn dyn_stop(&self) -> BoxFuture<'_, Result<(), SharedError>>;
+    /// [`Runner::restart`], boxed.
+    fn dyn_restart(&self) -> BoxFuture<'_, Result<(), SharedError>>;
+    /// [`Status::snapshot`].
+    fn dyn_snapshot(&self) -> Snapshot;
+    /// [`Status::changed`], boxed.
+    fn dyn_changed(&self, since: Version) -> BoxFuture<'_, Snapshot>;
+    /// [`Status::uptime`].
+    fn dyn_uptime(&self) -> Option<Duration>;
+    /// [`Status::last_exit`].
+    fn dyn_last_exit(&self) -> Option<Exit>;
+    /// [`Status::health`].
+    fn dyn_health(&self) -> Health;
+    /// [`Status::readiness`].
+    fn dyn_readiness(&self) -> Readiness;
+}
+
+fn share<E: std::error::Error + Send + Sync + 'static>(error: E) -> SharedError {
+    Arc::new(error)
+}
+
+impl<T: Runner + Status> DynRunner for T {
+    fn dyn_start(&self) -> BoxFuture<'_, Result<(), SharedError>> {
+        let start = self.start();
+        Box::pin(async move { start.await.map_err(share) })
+    }
+
+    fn dyn_stop(&self) -> BoxFuture<'_, Result<(), SharedError>> {
+        let stop = self.stop();
+        Box::pin(async move { stop.await.map_err(share) })
+    }
+
+    fn dyn_restart(&self) -> BoxFuture<'_, Result<(), SharedError>> {
+        let restart = self.restart();
+        Box::pin(async move { restart.await.map_err(share) })
+    }
+
+    fn dyn_snapshot(&self) -> Snapshot {
+        self.snapshot()
+    }
+
+    fn dyn_changed(&self, since: Version) -> BoxFuture<'_, Snapshot> {
+        Box::pin(self.changed(since))
+    }
+
+    fn dyn_uptime(&self) -> Option<Duration> {
+        self.uptime()
+    }
+
+    fn dyn_last_exit(&self) -> Option<Exit> {
+        self.last_exit()
+    }
+
+    fn dyn_health(&self) -> Health {
+        self.health()
+    }
+
+    fn dyn_readiness(&self) -> Readiness {
+        self.readiness()
+    }
+}
+
+impl Runner for dyn DynRunner + '_ {
+    type Error = SharedError;
+
+    fn start(&self) -> impl Future<Output = Result<(), SharedError>> + Send {
+        self.dyn_start()
+    }
+
+    fn stop(&self) -> impl Future<Output = Result<(), SharedError>> + Send {
+        self.dyn_stop()
+    }
+
+    fn restart(&self) -> impl Future<Output = Result<(), SharedError>> + Send {
+        self.dyn_restart()
+    }
+}
+
+impl Status for dyn DynRunner + '_ {
+    fn snapshot(&self) -> Snapshot {
+        self.dyn_snapshot()
+    }
+
+    fn changed(&self, since: Version) -> impl Future<Output = Snapshot> + Send {
+        self.dyn_changed(since)
+    }
+
+    fn uptime(&self) -> Option<Duration> {
+        self.dyn_uptime()
+    }
+
+    fn last_exit(&self) -> Option<Exit> {
+        self.dyn_last_exit()
+    }
+
+    fn health(&self) -> Health {
+        self.dyn_health()
+    }
+
+    fn readiness(&self) -> Readiness {
+        self.dyn_readiness()
+    }
+}
