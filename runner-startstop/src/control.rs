@@ -224,6 +224,24 @@ impl<S: Clone> Control<S> {
         })
     }
 
+    /// The whole `stop` protocol: requests the stop, hands the signal of the run to `fire` (once,
+    /// to the caller that moved the run to `Stopping`), and waits for the run to finish.
+    ///
+    /// Cancel-safe: once the first poll has requested the stop, the run finishes without this
+    /// future, and a later call waits for the same run.
+    pub(crate) async fn stop(&self, fire: impl FnOnce(u64, S)) -> Result<(), Error> {
+        match self.request_stop() {
+            StopRequest::Idle => Ok(()),
+            StopRequest::Signal { run, signal } => {
+                if let Some(signal) = signal {
+                    fire(run, signal);
+                }
+                self.stop_outcome(run).await
+            }
+            StopRequest::Wait { run } => self.stop_outcome(run).await,
+        }
+    }
+
     /// Waits until run `run` has finished, and returns what its stop reports.
     pub(crate) async fn stop_outcome(&self, run: u64) -> Result<(), Error> {
         self.wait_until(|inner| {
@@ -315,7 +333,7 @@ impl<S: Clone> Control<S> {
     }
 
     /// How many futures are registered for the next change (for tests: nothing leaks).
-    #[cfg(any(test, runner_loom))]
+    #[cfg(test)]
     pub(crate) fn waiting(&self) -> usize {
         self.lock().waiters.len()
     }

@@ -170,18 +170,14 @@ impl Runner for StartStop {
     /// The stop function's error, panic or timeout, or [`Error::Aborted`] if the start function
     /// had to be aborted. The runner is stopped all the same.
     async fn stop(&self) -> Result<(), Error> {
-        let control = &self.shared.control;
-        match control.request_stop() {
-            StopRequest::Idle => Ok(()),
-            StopRequest::Signal { run, signal } => {
-                tracing::debug!(target: "runner::startstop", { runner.name = %self.shared.config.name, run }, "runner.stop: requested");
-                if let Some(signal) = signal {
-                    signal.cancel();
-                }
-                control.stop_outcome(run).await
-            }
-            StopRequest::Wait { run } => control.stop_outcome(run).await,
-        }
+        let name = &self.shared.config.name;
+        self.shared
+            .control
+            .stop(|run, token| {
+                tracing::debug!(target: "runner::startstop", { runner.name = %name, run }, "runner.stop: requested");
+                token.cancel();
+            })
+            .await
     }
 }
 

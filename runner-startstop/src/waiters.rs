@@ -42,7 +42,7 @@ impl Waiters {
         self.wakers.drain(..).map(|(_, waker)| waker).collect()
     }
 
-    #[cfg(any(test, runner_loom))]
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.wakers.len()
     }
