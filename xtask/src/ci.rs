@@ -260,7 +260,7 @@ impl Plan {
 }
 
 /// How `command` reads in a shell: environment changes, program, arguments.
-fn display(command: &Command) -> String {
+pub(crate) fn display(command: &Command) -> String {
     let program = Path::new(command.get_program())
         .file_name()
         .unwrap_or_else(|| command.get_program());

@@ -2,17 +2,18 @@
 //! runs the same on every machine.
 //!
 //! Run it through the alias in `.cargo/config.toml`: `cargo xtask ci` runs
-//! every CI step, `cargo xtask ci clippy` runs one. See [`USAGE`] for the
-//! full command line.
+//! every CI step, `cargo xtask ci clippy` runs one, `cargo xtask bench`
+//! runs the benchmarks. See [`USAGE`] for the full command line.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod ci;
 mod tidy;
 mod workspace;
 
 use std::{env, fmt, process::ExitCode};
 
-use crate::{ci::Step, workspace::Workspace};
+use crate::{bench::BenchArgs, ci::Step, workspace::Workspace};
 
 /// The text printed by `cargo xtask --help`.
 const USAGE: &str = "\
@@ -24,16 +25,21 @@ Commands:
                  else the named ones in the given order.
                  Steps: fmt, clippy, test, doc, loom, tidy.
                  --keep-going  run the remaining steps after one fails
+  bench [NAME...]
+                 Build the named benchmarks in release mode and run them,
+                 each printing its table; all of them when none is named.
+                 Benchmarks: startstop. Not part of `ci`.
   help           Print this message (also -h, --help).
 
-`bench` and `broker` are added by later issues; they do not exist yet.
+`broker` is added by a later issue; it does not exist yet.
 
 Environment:
   XTASK_ROOT     workspace root to work on (default: the parent of xtask/)
   CARGO          cargo to run (cargo sets it; default: `cargo` from PATH)
+  BENCH_CYCLES   cycles per side in the startstop benchmark (default 20000)
 
-Exit status: 0 when everything passed, 1 when a step failed, 2 on a usage
-error.";
+Exit status: 0 when everything passed, 1 when a step or benchmark failed
+(a benchmark missing its goals still passes), 2 on a usage error.";
 
 /// A mistake on the command line: reported with exit status 2, unlike a
 /// failing step (status 1).
@@ -89,6 +95,18 @@ fn run() -> anyhow::Result<ExitCode> {
             let workspace = Workspace::from_env()?;
             let passed = ci::run(&workspace, &args.steps, args.keep_going);
             Ok(if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        "bench" => {
+            let Some(args) = BenchArgs::parse(rest)? else {
+                println!("{USAGE}");
+                return Ok(ExitCode::SUCCESS);
+            };
+            let workspace = Workspace::from_env()?;
+            Ok(if bench::run(&workspace, &args.benches) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
