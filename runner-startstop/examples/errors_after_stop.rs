@@ -164,9 +164,9 @@ async fn start_fn_is_aborted() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(*grace, Duration::from_millis(20));
     assert!(stop_error.is_none()); // the stop function itself succeeded
     assert_eq!(runner.state(), State::Stopped);
-    // The aborted run is reported as `Exit::Stopped`: the abort is in the history, not the exit.
+    // The aborted run did not end cleanly: its exit carries the abort, which is also recorded.
     println!("last exit: {:?}", runner.last_exit());
-    assert!(matches!(runner.last_exit(), Some(Exit::Stopped)));
+    assert!(matches!(runner.last_exit(), Some(Exit::Failed(_))));
     assert_eq!(runner.error_count(), 1);
     assert!(matches!(
         runner.last_error().as_deref(),

@@ -9,7 +9,7 @@ use runner_core::DEFAULT_ERROR_CAPACITY;
 use crate::StartStop;
 use crate::error::BuildError;
 use crate::lifecycle::ReadyWhen;
-use crate::shared::{Config, StartFn, StopFn};
+use crate::shared::{Config, Functions, StartFn, StopFn};
 
 /// The default [`Builder::stop_timeout`]: 5 s.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -43,16 +43,17 @@ pub const DEFAULT_EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 /// .expect("valid settings");
 /// assert_eq!(worker.name(), "orders-consumer");
 /// ```
+///
+/// `S` and `T` are the types of the start and stop functions.
 #[must_use = "a builder does nothing until `build` is called"]
-pub struct Builder {
+pub struct Builder<S, T> {
     config: Config,
     error_capacity: usize,
-    start: StartFn,
-    stop: StopFn,
+    functions: Functions<S, T>,
 }
 
-impl Builder {
-    pub(crate) fn new(start: StartFn, stop: StopFn) -> Self {
+impl<S, T> Builder<S, T> {
+    pub(crate) fn new(start: S, stop: T) -> Self {
         Builder {
             config: Config {
                 name: Cow::Borrowed("startstop"),
@@ -61,8 +62,7 @@ impl Builder {
                 ready_when: ReadyWhen::Spawned,
             },
             error_capacity: DEFAULT_ERROR_CAPACITY,
-            start,
-            stop,
+            functions: Functions { start, stop },
         }
     }
 
@@ -107,7 +107,15 @@ impl Builder {
     ///
     /// [`BuildError::EmptyName`] for an empty name, [`BuildError::ZeroStopTimeout`] for a zero
     /// stop timeout.
-    pub fn build(self) -> Result<StartStop, BuildError> {
+    #[allow(
+        private_bounds,
+        reason = "StartFn and StopFn are blanket-implemented for the Fn bounds of StartStop::builder"
+    )]
+    pub fn build(self) -> Result<StartStop, BuildError>
+    where
+        S: StartFn,
+        T: StopFn,
+    {
         if self.config.name.is_empty() {
             return Err(BuildError::EmptyName);
         }
@@ -117,13 +125,12 @@ impl Builder {
         Ok(StartStop::from_parts(
             self.config,
             self.error_capacity,
-            self.start,
-            self.stop,
+            self.functions,
         ))
     }
 }
 
-impl fmt::Debug for Builder {
+impl<S, T> fmt::Debug for Builder<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
             .field("config", &self.config)

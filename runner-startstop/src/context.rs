@@ -2,8 +2,9 @@
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
-use crate::shared::Shared;
-use crate::sync::Arc;
+use std::sync::Arc;
+
+use crate::shared::{self, Engine};
 
 /// Handed to the start function for one run: a cancellation token that fires when the runner is
 /// asked to stop, and a way to say the service is ready.
@@ -39,13 +40,13 @@ use crate::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct RunContext {
     token: CancellationToken,
-    shared: Arc<Shared>,
+    engine: Arc<dyn Engine>,
     run: u64,
 }
 
 impl RunContext {
-    pub(crate) fn new(token: CancellationToken, shared: Arc<Shared>, run: u64) -> Self {
-        RunContext { token, shared, run }
+    pub(crate) fn new(token: CancellationToken, engine: Arc<dyn Engine>, run: u64) -> Self {
+        RunContext { token, engine, run }
     }
 
     /// The token cancelled when the runner is asked to stop (or dropped). Pass it, or child
@@ -70,7 +71,7 @@ impl RunContext {
     /// the pending `start()` resolves and the state becomes `Running`. Idempotent, and a no-op
     /// otherwise.
     pub fn ready(&self) {
-        self.shared.ready(self.run);
+        shared::ready(&*self.engine, self.run);
     }
 
     /// The number of this run: 1 for the first `start`, 2 after a restart, and so on.

@@ -1,5 +1,5 @@
 //! [`Control`]: the shared control plane of one runner. The lifecycle, the error log and the
-//! results of each run live under one lock, and every state change wakes the waiters.
+//! record of the last run live under one lock, and every state change wakes the waiters.
 //!
 //! Generic over the stop signal `S` (a `CancellationToken` in the runner, a unit in the loom
 //! models), and free of tokio and clocks, so loom checks exactly this code.
@@ -22,19 +22,26 @@ pub(crate) struct Control<S> {
     inner: Mutex<Inner<S>>,
 }
 
-struct Inner<S> {
+pub(crate) struct Inner<S> {
     life: Lifecycle,
     /// The stop signal of the current run, until it is taken to be fired.
     signal: Option<S>,
     /// When the current run became `Running`.
     running_since: Option<Instant>,
     errors: ErrorLog<Error>,
-    last_exit: Option<Exit>,
-    /// Why the last finished run ended, as `start()` reports it when the run never got ready.
-    ended: Option<(u64, Error)>,
-    /// What the stop of the last finished run reports.
-    stopped: Option<(u64, Result<(), Error>)>,
+    /// How the last finished run ended.
+    last: Option<RunRecord>,
     waiters: Waiters,
+}
+
+/// How a finished run ended, as `start`, `stop` and `last_exit` report it.
+struct RunRecord {
+    run: u64,
+    exit: Exit,
+    /// What `start` reports if the run never got ready; `None` if it did.
+    start_error: Option<Error>,
+    /// What `stop` reports.
+    stop_result: Result<(), Error>,
 }
 
 /// What a `start` call must do, decided by [`Control::begin_start`].
@@ -46,17 +53,6 @@ pub(crate) enum Begin<S> {
     Spawn { run: u64, signal: S },
 }
 
-/// What a `stop` call must do, decided by [`Control::request_stop`].
-#[must_use]
-pub(crate) enum StopRequest<S> {
-    /// Nothing to stop.
-    Idle,
-    /// Fire `signal` (if any: a run that exited by itself took its own), then wait for `run`.
-    Signal { run: u64, signal: Option<S> },
-    /// Run `run` is already stopping: wait for it.
-    Wait { run: u64 },
-}
-
 /// How the start function of a run ended.
 pub(crate) enum WorkOutcome {
     /// It returned `Ok(())`.
@@ -65,6 +61,8 @@ pub(crate) enum WorkOutcome {
     Failed(Error),
     /// It panicked.
     Panicked(Panicked),
+    /// It outlived its grace period after the stop function and was dropped.
+    Aborted(Duration),
 }
 
 impl fmt::Display for WorkOutcome {
@@ -73,22 +71,12 @@ impl fmt::Display for WorkOutcome {
             WorkOutcome::Returned => f.write_str("returned"),
             WorkOutcome::Failed(error) => write!(f, "failed: {error}"),
             WorkOutcome::Panicked(panicked) => fmt::Display::fmt(panicked, f),
+            WorkOutcome::Aborted(grace) => write!(f, "aborted after {grace:?}"),
         }
     }
 }
 
-/// How a run ended, handed to [`Control::finish`] by the task that drove it.
-pub(crate) struct RunReport {
-    /// How the start function ended.
-    pub(crate) work: WorkOutcome,
-    /// What the stop function did: `Ok`, or its failure, panic or timeout.
-    pub(crate) stop_hook: Result<(), Error>,
-    /// Set when the start function outlived the grace period after the stop function and was
-    /// aborted.
-    pub(crate) aborted_after: Option<Duration>,
-}
-
-impl<S: Clone> Control<S> {
+impl<S> Control<S> {
     pub(crate) fn new(error_capacity: usize) -> Self {
         Control {
             inner: Mutex::new(Inner {
@@ -96,9 +84,7 @@ impl<S: Clone> Control<S> {
                 signal: None,
                 running_since: None,
                 errors: ErrorLog::new(error_capacity),
-                last_exit: None,
-                ended: None,
-                stopped: None,
+                last: None,
                 waiters: Waiters::default(),
             }),
         }
@@ -111,16 +97,28 @@ impl<S: Clone> Control<S> {
     /// Runs `f` under the lock; if the state changed, wakes every waiter after unlocking.
     fn transition<T>(&self, f: impl FnOnce(&mut Inner<S>) -> T) -> T {
         let mut inner = self.lock();
-        let before = inner.life.snapshot().version;
+        let before = inner.life.version();
         let out = f(&mut inner);
-        let wakers = if inner.life.snapshot().version == before {
-            Vec::new()
-        } else {
-            inner.waiters.take()
-        };
+        if inner.life.version() == before {
+            return out;
+        }
+        let wakers = inner.waiters.take();
         drop(inner);
-        wakers.into_iter().for_each(core::task::Waker::wake);
+        wakers.wake_all();
         out
+    }
+
+    /// Resolves with the first `Some` that `check` returns, checking now and after every state
+    /// change, under the same lock that registers the waker: no change can slip in between.
+    fn until<T, F>(&self, check: F) -> Until<'_, S, F>
+    where
+        F: FnMut(&Inner<S>) -> Option<T> + Unpin,
+    {
+        Until {
+            control: self,
+            check,
+            key: None,
+        }
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot {
@@ -128,36 +126,21 @@ impl<S: Clone> Control<S> {
     }
 
     /// Resolves once the version differs from `since`.
-    pub(crate) fn changed(&self, since: Version) -> Changed<'_, S> {
-        Changed {
-            control: self,
-            since,
-            key: None,
-        }
-    }
-
-    /// Waits until `f` returns `Some`, re-checking after every state change.
-    async fn wait_until<T>(&self, mut f: impl FnMut(&Inner<S>) -> Option<T>) -> T {
-        loop {
-            let version = {
-                let inner = self.lock();
-                if let Some(out) = f(&inner) {
-                    return out;
-                }
-                inner.life.snapshot().version
-            };
-            self.changed(version).await;
-        }
+    pub(crate) fn changed(&self, since: Version) -> impl Future<Output = Snapshot> + '_ {
+        self.until(move |inner| (inner.life.version() != since).then(|| inner.life.snapshot()))
     }
 
     /// The `start` protocol up to spawning: waits out a start or stop in progress, then either
-    /// finds the runner running or begins run N with a fresh signal from `new_signal`.
+    /// finds the runner running or begins a run with a fresh signal from `new_signal`.
     pub(crate) async fn begin_start(
         &self,
         when: ReadyWhen,
         now: impl Fn() -> Instant,
         mut new_signal: impl FnMut() -> S,
-    ) -> Begin<S> {
+    ) -> Begin<S>
+    where
+        S: Clone,
+    {
         loop {
             let waiting = self.transition(|inner| match inner.life.start(when) {
                 Start::AlreadyRunning => Err(Begin::AlreadyRunning),
@@ -169,7 +152,7 @@ impl<S: Clone> Control<S> {
                     }
                     Err(Begin::Spawn { run, signal })
                 }
-                Start::Wait => Ok(inner.life.snapshot().version),
+                Start::Wait => Ok(inner.life.version()),
             });
             match waiting {
                 Err(begin) => return begin,
@@ -191,36 +174,20 @@ impl<S: Clone> Control<S> {
         })
     }
 
-    /// Waits until run `run` is running (`Ok`) or has ended without getting ready (`Err`).
-    pub(crate) async fn ready_outcome(&self, run: u64) -> Result<(), Error> {
-        self.wait_until(|inner| {
-            if inner.life.finished() >= run {
-                return Some(Err(match &inner.ended {
-                    Some((r, error)) if *r == run => error.clone(),
-                    _ => Error::StoppedBeforeReady,
-                }));
+    /// What a `start` waiting for readiness reports: `Ok` once run `run` has been running;
+    /// otherwise, once it has finished, the error it ended with.
+    pub(crate) fn ready_outcome(&self, run: u64) -> impl Future<Output = Result<(), Error>> + '_ {
+        self.until(move |inner| {
+            if inner.life.run() == run && inner.life.reached_running() {
+                return Some(Ok(()));
             }
-            match inner.life.state() {
-                State::Running if inner.life.run() == run => Some(Ok(())),
-                State::Stopping if inner.life.run() == run => Some(Err(Error::StoppedBeforeReady)),
-                _ => None,
-            }
-        })
-        .await
-    }
-
-    /// A caller wants the runner stopped: moves it to `Stopping` and hands out the signal.
-    pub(crate) fn request_stop(&self) -> StopRequest<S> {
-        self.transition(|inner| match inner.life.stop() {
-            Stop::Idle => StopRequest::Idle,
-            Stop::Signal { run } => {
-                inner.running_since = None;
-                StopRequest::Signal {
-                    run,
-                    signal: inner.signal.take(),
-                }
-            }
-            Stop::Wait { run } => StopRequest::Wait { run },
+            (inner.life.finished() >= run).then(|| match &inner.last {
+                Some(record) if record.run == run => match &record.start_error {
+                    Some(error) => Err(error.clone()),
+                    None => Ok(()),
+                },
+                _ => Err(Error::StoppedBeforeReady),
+            })
         })
     }
 
@@ -230,27 +197,34 @@ impl<S: Clone> Control<S> {
     /// Cancel-safe: once the first poll has requested the stop, the run finishes without this
     /// future, and a later call waits for the same run.
     pub(crate) async fn stop(&self, fire: impl FnOnce(u64, S)) -> Result<(), Error> {
-        match self.request_stop() {
-            StopRequest::Idle => Ok(()),
-            StopRequest::Signal { run, signal } => {
-                if let Some(signal) = signal {
-                    fire(run, signal);
-                }
-                self.stop_outcome(run).await
+        let request = self.transition(|inner| match inner.life.stop() {
+            Stop::Idle => None,
+            Stop::Signal { run } => {
+                inner.running_since = None;
+                Some((run, inner.signal.take()))
             }
-            StopRequest::Wait { run } => self.stop_outcome(run).await,
+            Stop::Wait { run } => Some((run, None)),
+        });
+        let Some((run, signal)) = request else {
+            return Ok(());
+        };
+        if let Some(signal) = signal {
+            fire(run, signal);
         }
-    }
-
-    /// Waits until run `run` has finished, and returns what its stop reports.
-    pub(crate) async fn stop_outcome(&self, run: u64) -> Result<(), Error> {
-        self.wait_until(|inner| {
-            (inner.life.finished() >= run).then(|| match &inner.stopped {
-                Some((r, result)) if *r == run => result.clone(),
+        self.until(move |inner| {
+            (inner.life.finished() >= run).then(|| match &inner.last {
+                Some(record) if record.run == run => record.stop_result.clone(),
                 _ => Ok(()),
             })
         })
         .await
+    }
+
+    /// Resolves once a caller has asked run `run` to stop: what its driver waits for.
+    pub(crate) fn stop_requested(&self, run: u64) -> impl Future<Output = ()> + '_ {
+        self.until(move |inner| {
+            (inner.life.run() != run || inner.life.stop_requested()).then_some(())
+        })
     }
 
     /// The start function of run `run` returned or panicked. Returns how the run came to end,
@@ -263,43 +237,81 @@ impl<S: Clone> Control<S> {
         })
     }
 
-    /// Run `run` is over: records its errors and exit, and publishes `Stopped` or `Failed`.
-    /// Returns the exit and the new state, or `None` if `run` was not the run stopping.
-    pub(crate) fn finish(&self, run: u64, report: RunReport) -> Option<(Exit, State)> {
+    /// Run `run` is over: records its errors, in the order they happened, and its exit, and
+    /// publishes `Stopped` or `Failed`. Returns the exit and the new state, or `None` if `run`
+    /// was not the run stopping.
+    pub(crate) fn finish(
+        &self,
+        run: u64,
+        work: WorkOutcome,
+        stop_hook: Result<(), Error>,
+    ) -> Option<(Exit, State)> {
         self.transition(|inner| {
             let requested = inner.life.stop_requested();
-            let work_failed = !matches!(report.work, WorkOutcome::Returned);
+            let ready = inner.life.reached_running();
+            let work_failed = !matches!(work, WorkOutcome::Returned);
+            let aborted_after = match work {
+                WorkOutcome::Aborted(grace) => Some(grace),
+                _ => None,
+            };
             if inner.life.finish(run, work_failed) == Applied::Ignored {
                 return None;
             }
-            let (exit, ended) = match report.work {
-                WorkOutcome::Returned if requested => (Exit::Stopped, Error::StoppedBeforeReady),
-                WorkOutcome::Returned => (Exit::Completed, Error::EndedBeforeReady),
-                WorkOutcome::Failed(error) => {
-                    let recorded = inner.errors.record(error);
-                    (Exit::Failed(recorded.clone()), (*recorded).clone())
-                }
-                WorkOutcome::Panicked(panicked) => {
-                    let error = Error::StartPanicked(panicked.clone());
-                    inner.errors.record(error.clone());
-                    (Exit::Panicked(panicked), error)
+            let not_ready = || {
+                if requested {
+                    Error::StoppedBeforeReady
+                } else {
+                    Error::EndedBeforeReady
                 }
             };
-            let hook_error = report.stop_hook.err().map(|e| inner.errors.record(e));
-            let stop_result = match (report.aborted_after, hook_error) {
-                (Some(grace), stop_error) => {
-                    let aborted = Error::Aborted { grace, stop_error };
-                    inner.errors.record(aborted.clone());
-                    Err(aborted)
+            let errors = &mut inner.errors;
+            let mut start_error = None;
+            let exit = match work {
+                WorkOutcome::Returned => {
+                    if !ready {
+                        start_error = Some((*errors.record(not_ready())).clone());
+                    }
+                    if requested {
+                        Exit::Stopped
+                    } else {
+                        Exit::Completed
+                    }
                 }
-                (None, Some(hook_error)) => Err((*hook_error).clone()),
-                (None, None) => Ok(()),
+                WorkOutcome::Failed(error) => {
+                    let recorded = errors.record(error);
+                    start_error = (!ready).then(|| (*recorded).clone());
+                    Exit::Failed(recorded)
+                }
+                WorkOutcome::Panicked(panicked) => {
+                    let recorded = errors.record(Error::StartPanicked(panicked.clone()));
+                    start_error = (!ready).then(|| (*recorded).clone());
+                    Exit::Panicked(panicked)
+                }
+                WorkOutcome::Aborted(_) => Exit::Stopped, // replaced below, after the hook's error
+            };
+            let hook_error = stop_hook.err().map(|error| errors.record(error));
+            let (exit, stop_result) = match aborted_after {
+                Some(grace) => {
+                    if !ready {
+                        start_error = Some((*errors.record(not_ready())).clone());
+                    }
+                    let aborted = errors.record(Error::Aborted {
+                        grace,
+                        stop_error: hook_error,
+                    });
+                    let result = Err((*aborted).clone());
+                    (Exit::Failed(aborted), result)
+                }
+                None => (exit, hook_error.map_or(Ok(()), |e| Err((*e).clone()))),
             };
             inner.signal = None;
             inner.running_since = None;
-            inner.last_exit = Some(exit.clone());
-            inner.ended = Some((run, ended));
-            inner.stopped = Some((run, stop_result));
+            inner.last = Some(RunRecord {
+                run,
+                exit: exit.clone(),
+                start_error,
+                stop_result,
+            });
             Some((exit, inner.life.state()))
         })
     }
@@ -313,7 +325,7 @@ impl<S: Clone> Control<S> {
     }
 
     pub(crate) fn last_exit(&self) -> Option<Exit> {
-        self.lock().last_exit.clone()
+        self.lock().last.as_ref().map(|record| record.exit.clone())
     }
 
     pub(crate) fn errors(&self) -> Vec<StdArc<Error>> {
@@ -339,35 +351,92 @@ impl<S: Clone> Control<S> {
     }
 }
 
-/// Future returned by [`Control::changed`]. Deregisters its waker when dropped.
-pub(crate) struct Changed<'a, S> {
+/// Future returned by [`Control::until`]. Deregisters its waker when dropped.
+pub(crate) struct Until<'a, S, F> {
     control: &'a Control<S>,
-    since: Version,
+    check: F,
     key: Option<u64>,
 }
 
-impl<S> Future for Changed<'_, S> {
-    type Output = Snapshot;
+impl<S, T, F> Future for Until<'_, S, F>
+where
+    F: FnMut(&Inner<S>) -> Option<T> + Unpin,
+{
+    type Output = T;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Snapshot> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        let mut inner = lock(&this.control.inner);
-        let now = inner.life.snapshot();
-        if now.version != this.since {
+        let mut inner = this.control.lock();
+        if let Some(out) = (this.check)(&inner) {
             if let Some(key) = this.key.take() {
                 inner.waiters.remove(key);
             }
-            return Poll::Ready(now);
+            return Poll::Ready(out);
         }
         inner.waiters.register(&mut this.key, cx.waker());
         Poll::Pending
     }
 }
 
-impl<S> Drop for Changed<'_, S> {
+impl<S, F> Drop for Until<'_, S, F> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            lock(&self.control.inner).waiters.remove(key);
+            self.control.lock().waiters.remove(key);
+        }
+    }
+}
+
+#[cfg(all(test, not(runner_loom)))]
+mod tests {
+    use core::pin::pin;
+    use core::task::Waker;
+
+    use super::*;
+
+    #[test]
+    fn a_dropped_waiter_leaves_nothing_behind() {
+        let control = Control::<()>::new(1);
+        let since = control.snapshot().version;
+        for _ in 0..3 {
+            let mut changed = pin!(control.changed(since));
+            let cx = &mut Context::from_waker(Waker::noop());
+            assert!(changed.as_mut().poll(cx).is_pending());
+            assert!(changed.as_mut().poll(cx).is_pending(), "polled again");
+            assert_eq!(
+                control.waiting(),
+                1,
+                "one key per future, however often polled"
+            );
+        }
+        assert_eq!(control.waiting(), 0);
+    }
+
+    #[test]
+    fn a_change_wakes_and_resolves_a_waiter() {
+        let control = Control::<()>::new(1);
+        let since = control.snapshot().version;
+        let mut changed = pin!(control.changed(since));
+        let cx = &mut Context::from_waker(Waker::noop());
+        assert!(changed.as_mut().poll(cx).is_pending());
+        let t0 = Instant::now();
+        let begun = poll_ready_now(control.begin_start(ReadyWhen::Spawned, || t0, || ()));
+        assert!(matches!(begun, Begin::Spawn { run: 1, .. }));
+        assert_eq!(control.waiting(), 0, "the change took every waker");
+        match changed.as_mut().poll(cx) {
+            Poll::Ready(seen) => assert_eq!(seen.state, State::Running),
+            Poll::Pending => panic!("still pending after a change"),
+        }
+    }
+
+    /// `begin_start` on a stopped runner completes in its first poll.
+    fn poll_ready_now<F: Future>(future: F) -> F::Output {
+        let mut future = pin!(future);
+        match future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(output) => output,
+            Poll::Pending => panic!("expected to complete in one poll"),
         }
     }
 }

@@ -51,6 +51,11 @@ mod waiters;
 #[cfg(all(test, runner_loom))]
 mod tests;
 
+// The crate README's example is compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct Readme;
+
 pub use builder::{Builder, DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_TIMEOUT};
 pub use context::RunContext;
 pub use error::{BoxError, BuildError, Error};

@@ -29,6 +29,8 @@ pub(crate) struct Lifecycle {
     finished: u64,
     /// Whether a caller asked the current run to stop (as opposed to it ending by itself).
     stop_requested: bool,
+    /// Whether the current run has been `Running` (it was ready, in readiness mode).
+    reached_running: bool,
 }
 
 /// What [`Lifecycle::start`] decided.
@@ -83,6 +85,7 @@ impl Lifecycle {
             run: 0,
             finished: 0,
             stop_requested: false,
+            reached_running: false,
         }
     }
 
@@ -107,6 +110,15 @@ impl Lifecycle {
         self.stop_requested
     }
 
+    /// Whether the current run has been `Running`.
+    pub(crate) fn reached_running(&self) -> bool {
+        self.reached_running
+    }
+
+    pub(crate) fn version(&self) -> Version {
+        self.version
+    }
+
     fn set(&mut self, state: State) {
         self.state = state;
         self.version = self.version.next();
@@ -120,6 +132,7 @@ impl Lifecycle {
             _ => {
                 self.run += 1;
                 self.stop_requested = false;
+                self.reached_running = when == ReadyWhen::Spawned;
                 self.set(match when {
                     ReadyWhen::Spawned => State::Running,
                     ReadyWhen::Signalled => State::Starting,
@@ -132,6 +145,7 @@ impl Lifecycle {
     /// Run `run` says it is ready.
     pub(crate) fn ready(&mut self, run: u64) -> Applied {
         if run == self.run && self.state == State::Starting {
+            self.reached_running = true;
             self.set(State::Running);
             Applied::Done
         } else {
@@ -207,8 +221,10 @@ mod tests {
         let mut life = Lifecycle::new();
         assert_eq!(life.start(ReadyWhen::Signalled), Start::Begin { run: 1 });
         assert_eq!(life.state(), State::Starting);
+        assert!(!life.reached_running());
         assert_eq!(life.start(ReadyWhen::Signalled), Start::Wait);
         assert_eq!(life.ready(1), Applied::Done);
+        assert!(life.reached_running());
         assert_eq!(life.ready(1), Applied::Ignored);
         assert_eq!(life.state(), State::Running);
     }

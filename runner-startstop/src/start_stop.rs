@@ -6,14 +6,14 @@ use std::time::Duration;
 use runner_core::{ErrorHistory, Exit, Runner, Snapshot, Status, Version};
 use tokio_util::sync::CancellationToken;
 
+use std::sync::Arc;
+
 use crate::builder::Builder;
 use crate::context::RunContext;
-use crate::control::{Begin, Control, StopRequest};
-use crate::driver;
-use crate::error::{BoxError, BuildError, Error};
+use crate::control::{Begin, Control};
+use crate::error::{BoxError, Error};
 use crate::lifecycle::ReadyWhen;
-use crate::shared::{Config, Shared, StartFn, StopFn, WorkFuture, now};
-use crate::sync::Arc;
+use crate::shared::{Config, Engine, Functions, Shared, StartFn, StopFn, now};
 
 /// A [`Runner`] made of a long-running **start function** (it runs until the service ends: a
 /// server's serve loop, a queue consumer) and a graceful **stop function** (the server's
@@ -25,16 +25,22 @@ use crate::sync::Arc;
 /// aborts it if it must. It implements [`Runner`], [`Status`] and [`ErrorHistory`], and passes
 /// the runner-core conformance kit.
 ///
-/// | event | what happens |
-/// |-------|--------------|
-/// | `start` while running | no-op, `Ok` |
-/// | `stop` while stopped | no-op, `Ok` |
-/// | start function returns by itself | exit `Completed` / `Failed` (state `Failed`), error recorded, stop function run once |
-/// | start function panics | exit `Panicked` (state `Failed`), panic message recorded, process unharmed |
-/// | stop function fails, panics or times out | recorded, returned from `stop`; the runner is stopped all the same |
-/// | start function outlives `exit_timeout` | aborted, [`Error::Aborted`] recorded and returned from `stop` |
-/// | a `stop` future is dropped | the stop goes on; the next `stop` waits for it |
-/// | the `StartStop` is dropped while running | the run is told to stop; its stop function still runs |
+/// | event | what happens | state after |
+/// |-------|--------------|-------------|
+/// | `start` while running | no-op, `Ok` | `Running` |
+/// | `stop` while stopped or failed | no-op, `Ok` | unchanged |
+/// | start function returns `Ok` by itself | exit `Completed`; stop function run once | `Stopped` |
+/// | start function returns `Err` by itself | exit `Failed`, error recorded; stop function run once | `Failed` |
+/// | start function panics | exit `Panicked`, [`Error::StartPanicked`] recorded with the message; process unharmed | `Failed` |
+/// | start function returns `Err` while being stopped | exit `Failed`, error recorded; `stop` returns the stop function's result | `Stopped` |
+/// | stop function fails, panics or exceeds `stop_timeout` | recorded, returned from `stop` | `Stopped` |
+/// | start function outlives `exit_timeout` after the stop function | its future is dropped (aborted); exit `Failed` with [`Error::Aborted`], recorded and returned from `stop` | `Stopped` |
+/// | a `stop` future is dropped (a caller's timeout) | the stop goes on in the run's task; the next `stop` waits for it | `Stopping`, then `Stopped` |
+/// | the `StartStop` is dropped while running | the run is told to stop; its stop function still runs | — |
+///
+/// Aborting drops the start function's future; tasks it spawned itself only see the cancelled
+/// token, so give them the token (or a child of it). The longest a `stop` can take is
+/// `stop_timeout + exit_timeout`.
 ///
 /// # Examples
 ///
@@ -42,7 +48,7 @@ use crate::sync::Arc;
 /// use runner_core::{Runner, Status, State};
 /// use runner_startstop::{RunContext, StartStop};
 ///
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), runner_startstop::Error> {
 /// let worker = StartStop::new(
 ///     |run: RunContext| async move {
 ///         run.cancelled().await; // serve until asked to stop
@@ -54,11 +60,11 @@ use crate::sync::Arc;
 /// assert!(worker.is_running());
 /// worker.stop().await?;
 /// assert_eq!(worker.state(), State::Stopped);
-/// # Ok::<_, runner_startstop::Error>(()) }
+/// # Ok(()) }
 /// ```
 #[derive(Debug)]
 pub struct StartStop {
-    shared: Arc<Shared>,
+    engine: Arc<dyn Engine>,
 }
 
 impl StartStop {
@@ -79,7 +85,7 @@ impl StartStop {
     }
 
     /// A [`Builder`] for a runner with other settings.
-    pub fn builder<S, SF, SE, T, TF, TE>(start: S, stop: T) -> Builder
+    pub fn builder<S, SF, SE, T, TF, TE>(start: S, stop: T) -> Builder<S, T>
     where
         S: Fn(RunContext) -> SF + Send + Sync + 'static,
         SF: Future<Output = Result<(), SE>> + Send + 'static,
@@ -88,29 +94,19 @@ impl StartStop {
         TF: Future<Output = Result<(), TE>> + Send + 'static,
         TE: Into<BoxError>,
     {
-        let start: StartFn = Box::new(move |run| -> WorkFuture {
-            let work = start(run);
-            Box::pin(async move { work.await.map_err(Into::into) })
-        });
-        let stop: StopFn = Box::new(move || -> WorkFuture {
-            let hook = stop();
-            Box::pin(async move { hook.await.map_err(Into::into) })
-        });
         Builder::new(start, stop)
     }
 
-    pub(crate) fn from_parts(
+    pub(crate) fn from_parts<S: StartFn, T: StopFn>(
         config: Config,
         error_capacity: usize,
-        start: StartFn,
-        stop: StopFn,
+        functions: Functions<S, T>,
     ) -> Self {
         StartStop {
-            shared: Arc::new(Shared {
+            engine: Arc::new(Shared {
                 config,
-                start,
-                stop,
                 control: Control::new(error_capacity),
+                functions,
             }),
         }
     }
@@ -118,13 +114,9 @@ impl StartStop {
     /// The name given to the [`Builder`].
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.shared.config.name
+        &self.engine.config().name
     }
 }
-
-/// Builder errors cannot happen with the defaults; this keeps `new` infallible without a panic
-/// path that could be reached.
-const _: fn() -> Option<BuildError> = || None;
 
 impl Runner for StartStop {
     type Error = Error;
@@ -141,23 +133,20 @@ impl Runner for StartStop {
     ///
     /// If called outside a tokio runtime, like `tokio::spawn`.
     async fn start(&self) -> Result<(), Error> {
-        let shared = &self.shared;
-        let when = shared.config.ready_when;
-        match shared
-            .control
-            .begin_start(when, now, CancellationToken::new)
-            .await
-        {
+        let engine = &self.engine;
+        let (config, control) = (engine.config(), engine.control());
+        let when = config.ready_when;
+        match control.begin_start(when, now, CancellationToken::new).await {
             Begin::AlreadyRunning => {
-                tracing::trace!(target: "runner::startstop", { runner.name = %shared.config.name }, "runner.start: already running");
+                tracing::trace!(target: "runner::startstop", { runner.name = %config.name }, "runner.start: already running");
                 Ok(())
             }
             Begin::Spawn { run, signal } => {
-                tracing::debug!(target: "runner::startstop", { runner.name = %shared.config.name, run, ready_when = ?when }, "runner.starting");
-                tokio::spawn(driver::drive(Arc::clone(shared), run, signal));
+                tracing::debug!(target: "runner::startstop", { runner.name = %config.name, run, ready_when = ?when }, "runner.starting");
+                Arc::clone(engine).spawn_run(run, signal);
                 match when {
                     ReadyWhen::Spawned => Ok(()),
-                    ReadyWhen::Signalled => shared.control.ready_outcome(run).await,
+                    ReadyWhen::Signalled => control.ready_outcome(run).await,
                 }
             }
         }
@@ -170,9 +159,9 @@ impl Runner for StartStop {
     /// The stop function's error, panic or timeout, or [`Error::Aborted`] if the start function
     /// had to be aborted. The runner is stopped all the same.
     async fn stop(&self) -> Result<(), Error> {
-        let name = &self.shared.config.name;
-        self.shared
-            .control
+        let name = &self.engine.config().name;
+        self.engine
+            .control()
             .stop(|run, token| {
                 tracing::debug!(target: "runner::startstop", { runner.name = %name, run }, "runner.stop: requested");
                 token.cancel();
@@ -183,22 +172,22 @@ impl Runner for StartStop {
 
 impl Status for StartStop {
     fn snapshot(&self) -> Snapshot {
-        self.shared.control.snapshot()
+        self.engine.control().snapshot()
     }
 
     fn changed(&self, since: Version) -> impl Future<Output = Snapshot> + Send {
-        self.shared.control.changed(since)
+        self.engine.control().changed(since)
     }
 
     fn uptime(&self) -> Option<Duration> {
-        self.shared
-            .control
+        self.engine
+            .control()
             .running_since()
             .map(|since| now().saturating_duration_since(since))
     }
 
     fn last_exit(&self) -> Option<Exit> {
-        self.shared.control.last_exit()
+        self.engine.control().last_exit()
     }
 }
 
@@ -206,31 +195,29 @@ impl ErrorHistory for StartStop {
     type Recorded = Error;
 
     fn errors(&self) -> Vec<std::sync::Arc<Error>> {
-        self.shared.control.errors()
+        self.engine.control().errors()
     }
 
     fn last_error(&self) -> Option<std::sync::Arc<Error>> {
-        self.shared.control.last_error()
+        self.engine.control().last_error()
     }
 
     fn error_count(&self) -> u64 {
-        self.shared.control.error_count()
+        self.engine.control().error_count()
     }
 
     fn error_capacity(&self) -> usize {
-        self.shared.control.error_capacity()
+        self.engine.control().error_capacity()
     }
 }
 
 impl Drop for StartStop {
     /// Tells a running run to stop; its driver task still runs the stop function.
     fn drop(&mut self) {
-        if let StopRequest::Signal {
-            signal: Some(signal),
-            ..
-        } = self.shared.control.request_stop()
-        {
-            signal.cancel();
-        }
+        // The first poll requests the stop; the driver finishes the rest on its own.
+        let stop = core::pin::pin!(self.engine.control().stop(|_, token| token.cancel()));
+        let _ = stop.poll(&mut core::task::Context::from_waker(
+            core::task::Waker::noop(),
+        ));
     }
 }

@@ -2,7 +2,7 @@
 //! `--cfg runner_loom`, so the loom models check the very code the runner uses.
 
 #[cfg(not(runner_loom))]
-pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(runner_loom)]
 pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};

@@ -181,7 +181,7 @@ async fn a_panicking_stop_fn_is_reported_as_such() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stop_fn_past_its_deadline_times_out_after_exactly_the_deadline() {
-    let runner = StartStop::new(serve, || std::future::pending::<Result<(), io::Error>>());
+    let runner = StartStop::new(serve, std::future::pending::<Result<(), io::Error>>);
     runner.start().await.unwrap();
     let began = Instant::now();
     let error = runner.stop().await.unwrap_err();
@@ -251,6 +251,10 @@ async fn a_start_fn_ignoring_cancellation_is_aborted_after_the_exit_timeout() {
     );
     assert_eq!(runner.state(), State::Stopped);
     assert_eq!(runner.error_count(), 1);
+    match runner.last_exit() {
+        Some(Exit::Failed(e)) => assert!(e.to_string().contains("was aborted"), "{e}"),
+        other => panic!("an aborted run did not end cleanly, got {other:?}"),
+    }
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,7 +7,7 @@ use loom::future::block_on;
 use loom::thread;
 use runner_core::{Exit, State};
 
-use crate::control::{Begin, Control, RunReport, WorkOutcome};
+use crate::control::{Begin, Control, WorkOutcome};
 use crate::error::Error;
 use crate::lifecycle::ReadyWhen;
 use crate::sync::Arc;
@@ -57,13 +57,8 @@ fn drive(control: &Ctl, run: u64, ending: Ending) {
     }
     // A driver always reports how the work ended, then runs the hook, then finishes.
     let _ = control.exited(run);
-    let report = RunReport {
-        work: WorkOutcome::Returned,
-        stop_hook: Ok(()),
-        aborted_after: None,
-    };
     assert!(
-        control.finish(run, report).is_some(),
+        control.finish(run, WorkOutcome::Returned, Ok(())).is_some(),
         "the driver of run {run} must be the one to finish it"
     );
 }
