@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // Graceful shutdown starts when `stop()` cancels the run's token: axum stops
                 // accepting, finishes the requests in flight, and `serve` returns.
                 axum::serve(listener, app)
-                    .with_graceful_shutdown(run.token().clone().cancelled_owned())
+                    .with_graceful_shutdown(run.token().cancelled_owned())
                     .await?;
                 println!("start fn: serve loop ended, listener closed");
                 Ok::<_, std::io::Error>(())

@@ -1,16 +1,23 @@
-//! [`RunContext`]: what the start function gets.
+//! [`RunContext`]: what the start function gets, and [`Cancelled`], the future of its
+//! cancellation.
 
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
-
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::control::Control;
 use crate::shared::{self, Engine};
 
-/// Handed to the start function for one run: a cancellation token that fires when the runner is
-/// asked to stop, and a way to say the service is ready.
+/// Handed to the start function for one run: a way to learn that the runner was asked to stop
+/// ([`cancelled`](RunContext::cancelled), or a [`CancellationToken`](RunContext::token)), and a way
+/// to say the service is ready.
 ///
-/// Cheap to clone; clones share the token and the readiness signal, so a sub-task can signal
-/// ready or watch for cancellation.
+/// Cheap to clone; clones share everything, so a sub-task can signal ready or watch for
+/// cancellation.
 ///
 /// # Examples
 ///
@@ -23,7 +30,7 @@ use crate::shared::{self, Engine};
 ///         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 ///         run.ready(); // `start()` returns now, with the port bound
 ///         tokio::select! {
-///             _ = run.cancelled() => Ok(()),
+///             () = run.cancelled() => Ok(()),
 ///             accepted = listener.accept() => accepted.map(drop),
 ///         }
 ///     },
@@ -37,34 +44,41 @@ use crate::shared::{self, Engine};
 /// server.stop().await.unwrap();
 /// # }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RunContext {
-    token: CancellationToken,
     engine: Arc<dyn Engine>,
     run: u64,
 }
 
 impl RunContext {
-    pub(crate) fn new(token: CancellationToken, engine: Arc<dyn Engine>, run: u64) -> Self {
-        RunContext { token, engine, run }
+    pub(crate) fn new(engine: Arc<dyn Engine>, run: u64) -> Self {
+        RunContext { engine, run }
     }
 
-    /// The token cancelled when the runner is asked to stop (or dropped). Pass it, or child
-    /// tokens of it, to whatever the start function spawns.
-    #[must_use]
-    pub fn token(&self) -> &CancellationToken {
-        &self.token
+    /// Resolves when the runner is asked to stop (or dropped), or the run is ending anyway.
+    pub fn cancelled(&self) -> Cancelled<'_> {
+        Cancelled {
+            control: self.engine.control(),
+            run: self.run,
+            key: None,
+        }
     }
 
-    /// Resolves when the runner is asked to stop.
-    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.token.cancelled()
-    }
-
-    /// `true` once the runner has been asked to stop.
+    /// `true` once the runner has been asked to stop, or the run is ending anyway.
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
-        self.token.is_cancelled()
+        self.engine.control().is_cancelled(self.run)
+    }
+
+    /// A token cancelled when the runner is asked to stop or the run ends: pass it, or child
+    /// tokens of it, to whatever the start function spawns, or to an API that takes one. Every
+    /// call during a run returns a handle to the same token; it is made on the first call, so a
+    /// run that never asks pays nothing for it.
+    #[must_use]
+    pub fn token(&self) -> CancellationToken {
+        self.engine
+            .control()
+            .signal(self.run, CancellationToken::new)
     }
 
     /// Says the service is ready: with [`ReadyWhen::Signalled`](crate::ReadyWhen::Signalled),
@@ -78,5 +92,47 @@ impl RunContext {
     #[must_use]
     pub fn run(&self) -> u64 {
         self.run
+    }
+}
+
+impl fmt::Debug for RunContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunContext")
+            .field("runner", &self.engine.config().name)
+            .field("run", &self.run)
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// Future returned by [`RunContext::cancelled`]: resolves when the runner is asked to stop, or
+/// the run is ending anyway. Cancel-safe: dropping it leaves nothing behind.
+#[must_use = "futures do nothing unless polled"]
+pub struct Cancelled<'a> {
+    control: &'a Control<CancellationToken>,
+    run: u64,
+    key: Option<u64>,
+}
+
+impl Future for Cancelled<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.control.poll_cancelled(this.run, &mut this.key, cx)
+    }
+}
+
+impl Drop for Cancelled<'_> {
+    fn drop(&mut self) {
+        self.control.forget(&mut self.key);
+    }
+}
+
+impl fmt::Debug for Cancelled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelled")
+            .field("run", &self.run)
+            .finish_non_exhaustive()
     }
 }

@@ -1,8 +1,10 @@
 //! [`Control`]: the shared control plane of one runner. The lifecycle, the error log and the
 //! record of the last run live under one lock, and every state change wakes the waiters.
 //!
-//! Generic over the stop signal `S` (a `CancellationToken` in the runner, a unit in the loom
-//! models), and free of tokio and clocks, so loom checks exactly this code.
+//! Cancellation of a run goes through here too: the start function waits on the control plane
+//! ([`Control::poll_cancelled`]), and a `CancellationToken` is made only if it asks for one.
+//! Generic over that signal `S` (the token in the runner, a unit in the loom models), and free of
+//! tokio and clocks, so loom checks exactly this code.
 
 use core::fmt;
 use core::future::Future;
@@ -22,15 +24,23 @@ pub(crate) struct Control<S> {
     inner: Mutex<Inner<S>>,
 }
 
+/// A stop signal handed out to the start function on request: fired when its run is asked to
+/// stop or ends.
+pub(crate) trait Signal: Clone {
+    fn fire(&self);
+}
+
 pub(crate) struct Inner<S> {
     life: Lifecycle,
-    /// The stop signal of the current run, until it is taken to be fired.
+    /// The stop signal of the current run, if the start function asked for one, until it is
+    /// taken to be fired.
     signal: Option<S>,
     /// When the current run became `Running`.
     running_since: Option<Instant>,
     errors: ErrorLog<Error>,
-    /// How the last finished run ended.
-    last: Option<RunRecord>,
+    /// How the last finished run ended; boxed (and the box reused) so an idle runner does not
+    /// carry it inline.
+    last: Option<Box<RunRecord>>,
     waiters: Waiters,
 }
 
@@ -45,12 +55,13 @@ struct RunRecord {
 }
 
 /// What a `start` call must do, decided by [`Control::begin_start`].
+#[derive(Debug, PartialEq, Eq)]
 #[must_use]
-pub(crate) enum Begin<S> {
+pub(crate) enum Begin {
     /// Already running.
     AlreadyRunning,
-    /// Spawn run `run`, to be stopped through `signal`.
-    Spawn { run: u64, signal: S },
+    /// Spawn run `run`.
+    Spawn { run: u64 },
 }
 
 /// How the start function of a run ended.
@@ -99,7 +110,7 @@ impl<S> Control<S> {
         let mut inner = self.lock();
         let before = inner.life.version();
         let out = f(&mut inner);
-        if inner.life.version() == before {
+        if inner.life.version() == before || inner.waiters.is_empty() {
             return out;
         }
         let wakers = inner.waiters.take();
@@ -131,26 +142,16 @@ impl<S> Control<S> {
     }
 
     /// The `start` protocol up to spawning: waits out a start or stop in progress, then either
-    /// finds the runner running or begins a run with a fresh signal from `new_signal`.
-    pub(crate) async fn begin_start(
-        &self,
-        when: ReadyWhen,
-        now: impl Fn() -> Instant,
-        mut new_signal: impl FnMut() -> S,
-    ) -> Begin<S>
-    where
-        S: Clone,
-    {
+    /// finds the runner running or begins a run.
+    pub(crate) async fn begin_start(&self, when: ReadyWhen, now: impl Fn() -> Instant) -> Begin {
         loop {
             let waiting = self.transition(|inner| match inner.life.start(when) {
                 Start::AlreadyRunning => Err(Begin::AlreadyRunning),
                 Start::Begin { run } => {
-                    let signal = new_signal();
-                    inner.signal = Some(signal.clone());
                     if inner.life.state() == State::Running {
                         inner.running_since = Some(now());
                     }
-                    Err(Begin::Spawn { run, signal })
+                    Err(Begin::Spawn { run })
                 }
                 Start::Wait => Ok(inner.life.version()),
             });
@@ -191,25 +192,32 @@ impl<S> Control<S> {
         })
     }
 
-    /// The whole `stop` protocol: requests the stop, hands the signal of the run to `fire` (once,
-    /// to the caller that moved the run to `Stopping`), and waits for the run to finish.
+    /// The whole `stop` protocol: requests the stop (telling `requested` which run, once, if this
+    /// call is the one that moved it to `Stopping`), fires its signal, and waits for the run to
+    /// finish.
     ///
     /// Cancel-safe: once the first poll has requested the stop, the run finishes without this
     /// future, and a later call waits for the same run.
-    pub(crate) async fn stop(&self, fire: impl FnOnce(u64, S)) -> Result<(), Error> {
+    pub(crate) async fn stop(&self, requested: impl FnOnce(u64)) -> Result<(), Error>
+    where
+        S: Signal,
+    {
         let request = self.transition(|inner| match inner.life.stop() {
             Stop::Idle => None,
             Stop::Signal { run } => {
                 inner.running_since = None;
-                Some((run, inner.signal.take()))
+                Some((run, Some(inner.signal.take())))
             }
             Stop::Wait { run } => Some((run, None)),
         });
-        let Some((run, signal)) = request else {
+        let Some((run, signalled)) = request else {
             return Ok(());
         };
-        if let Some(signal) = signal {
-            fire(run, signal);
+        if let Some(signal) = signalled {
+            requested(run);
+            if let Some(signal) = signal {
+                signal.fire();
+            }
         }
         self.until(move |inner| {
             (inner.life.finished() >= run).then(|| match &inner.last {
@@ -220,21 +228,101 @@ impl<S> Control<S> {
         .await
     }
 
-    /// Resolves once a caller has asked run `run` to stop: what its driver waits for.
-    pub(crate) fn stop_requested(&self, run: u64) -> impl Future<Output = ()> + '_ {
-        self.until(move |inner| {
+    /// Checks `check` and, if it says not yet, registers the task's waker under `key`, in one
+    /// critical section: the building block of every wait, also for futures that cannot borrow
+    /// the control plane (the driver task owns its `Arc`). Whoever stops waiting before `Ready`
+    /// must [`forget`](Self::forget) the key.
+    pub(crate) fn poll_until<T>(
+        &self,
+        key: &mut Option<u64>,
+        cx: &mut Context<'_>,
+        check: impl FnOnce(&Inner<S>) -> Option<T>,
+    ) -> Poll<T> {
+        let mut inner = self.lock();
+        if let Some(out) = check(&inner) {
+            if let Some(key) = key.take() {
+                inner.waiters.remove(key);
+            }
+            return Poll::Ready(out);
+        }
+        inner.waiters.register(key, cx.waker());
+        Poll::Pending
+    }
+
+    /// Drops the waker registered under `key` by [`poll_until`](Self::poll_until).
+    pub(crate) fn forget(&self, key: &mut Option<u64>) {
+        if let Some(key) = key.take() {
+            self.lock().waiters.remove(key);
+        }
+    }
+
+    /// Whether run `run` is no longer wanted: asked to stop, ending by itself, or over.
+    fn cancelled(inner: &Inner<S>, run: u64) -> bool {
+        inner.life.run() != run || !matches!(inner.life.state(), State::Starting | State::Running)
+    }
+
+    /// What `RunContext::is_cancelled` reports.
+    pub(crate) fn is_cancelled(&self, run: u64) -> bool {
+        Self::cancelled(&self.lock(), run)
+    }
+
+    /// What `RunContext::cancelled` waits for.
+    pub(crate) fn poll_cancelled(
+        &self,
+        run: u64,
+        key: &mut Option<u64>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        self.poll_until(key, cx, |inner| Self::cancelled(inner, run).then_some(()))
+    }
+
+    /// The stop signal of run `run`, made by `new` on first request and shared after that; fired
+    /// already if the run is no longer wanted.
+    pub(crate) fn signal(&self, run: u64, new: impl FnOnce() -> S) -> S
+    where
+        S: Signal,
+    {
+        let mut inner = self.lock();
+        if Self::cancelled(&inner, run) {
+            drop(inner);
+            let signal = new();
+            signal.fire();
+            return signal;
+        }
+        inner.signal.get_or_insert_with(new).clone()
+    }
+
+    /// Ready once a caller has asked run `run` to stop: what its driver waits for.
+    pub(crate) fn poll_stop_requested(
+        &self,
+        run: u64,
+        key: &mut Option<u64>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        self.poll_until(key, cx, |inner| {
             (inner.life.run() != run || inner.life.stop_requested()).then_some(())
         })
     }
 
-    /// The start function of run `run` returned or panicked. Returns how the run came to end,
-    /// and takes the run's signal so the caller can fire it for anything the function spawned.
-    pub(crate) fn exited(&self, run: u64) -> (Exited, Option<S>) {
-        self.transition(|inner| {
+    /// The start function of run `run` returned or panicked: returns how the run came to end,
+    /// and fires the run's signal for anything the function spawned with it. The driver stops
+    /// waiting for a stop request: its waker under `stop_key` is dropped too.
+    pub(crate) fn exited(&self, run: u64, stop_key: &mut Option<u64>) -> Exited
+    where
+        S: Signal,
+    {
+        let (exited, signal) = self.transition(|inner| {
+            if let Some(key) = stop_key.take() {
+                inner.waiters.remove(key);
+            }
             let exited = inner.life.exited(run);
             inner.running_since = None;
             (exited, inner.signal.take())
-        })
+        });
+        if let Some(signal) = signal {
+            signal.fire();
+        }
+        exited
     }
 
     /// Run `run` is over: records its errors, in the order they happened, and its exit, and
@@ -306,12 +394,16 @@ impl<S> Control<S> {
             };
             inner.signal = None;
             inner.running_since = None;
-            inner.last = Some(RunRecord {
+            let record = RunRecord {
                 run,
                 exit: exit.clone(),
                 start_error,
                 stop_result,
-            });
+            };
+            match &mut inner.last {
+                Some(last) => **last = record,
+                None => inner.last = Some(Box::new(record)),
+            }
             Some((exit, inner.life.state()))
         })
     }
@@ -366,24 +458,20 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        let mut inner = this.control.lock();
-        if let Some(out) = (this.check)(&inner) {
-            if let Some(key) = this.key.take() {
-                inner.waiters.remove(key);
-            }
-            return Poll::Ready(out);
-        }
-        inner.waiters.register(&mut this.key, cx.waker());
-        Poll::Pending
+        this.control.poll_until(&mut this.key, cx, &mut this.check)
     }
 }
 
 impl<S, F> Drop for Until<'_, S, F> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.control.lock().waiters.remove(key);
-        }
+        self.control.forget(&mut self.key);
     }
+}
+
+/// The loom models and unit tests need no real signal.
+#[cfg(test)]
+impl Signal for () {
+    fn fire(&self) {}
 }
 
 #[cfg(all(test, not(runner_loom)))]
@@ -419,8 +507,8 @@ mod tests {
         let cx = &mut Context::from_waker(Waker::noop());
         assert!(changed.as_mut().poll(cx).is_pending());
         let t0 = Instant::now();
-        let begun = poll_ready_now(control.begin_start(ReadyWhen::Spawned, || t0, || ()));
-        assert!(matches!(begun, Begin::Spawn { run: 1, .. }));
+        let begun = poll_ready_now(control.begin_start(ReadyWhen::Spawned, || t0));
+        assert_eq!(begun, Begin::Spawn { run: 1 });
         assert_eq!(control.waiting(), 0, "the change took every waker");
         match changed.as_mut().poll(cx) {
             Poll::Ready(seen) => assert_eq!(seen.state, State::Running),

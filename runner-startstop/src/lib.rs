@@ -13,7 +13,7 @@
 //!     |run: RunContext| async move {
 //!         while !run.is_cancelled() {
 //!             tokio::select! {
-//!                 _ = run.cancelled() => break,
+//!                 () = run.cancelled() => break,
 //!                 _ = tokio::task::yield_now() => { /* take one message */ }
 //!             }
 //!         }
@@ -57,7 +57,7 @@ mod tests;
 struct Readme;
 
 pub use builder::{Builder, DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_TIMEOUT};
-pub use context::RunContext;
+pub use context::{Cancelled, RunContext};
 pub use error::{BoxError, BuildError, Error};
 pub use lifecycle::ReadyWhen;
 pub use start_stop::StartStop;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::RunContext;
-use crate::control::Control;
+use crate::control::{Control, Signal};
 use crate::driver;
 use crate::error::BoxError;
 use crate::lifecycle::ReadyWhen;
@@ -87,7 +87,7 @@ pub(crate) trait Engine: Send + Sync + 'static {
     fn config(&self) -> &Config;
     fn control(&self) -> &Control<CancellationToken>;
     /// Calls the start function for run `run` and spawns the task that drives it.
-    fn spawn_run(self: Arc<Self>, run: u64, token: CancellationToken);
+    fn spawn_run(self: Arc<Self>, run: u64);
 }
 
 impl<S: StartFn, T: StopFn> Engine for Shared<S, T> {
@@ -99,8 +99,8 @@ impl<S: StartFn, T: StopFn> Engine for Shared<S, T> {
         &self.control
     }
 
-    fn spawn_run(self: Arc<Self>, run: u64, token: CancellationToken) {
-        driver::spawn(self, run, token);
+    fn spawn_run(self: Arc<Self>, run: u64) {
+        driver::spawn(self, run);
     }
 }
 
@@ -110,6 +110,12 @@ impl fmt::Debug for dyn Engine {
             .field("config", self.config())
             .field("state", &self.control().snapshot())
             .finish_non_exhaustive()
+    }
+}
+
+impl Signal for CancellationToken {
+    fn fire(&self) {
+        self.cancel();
     }
 }
 

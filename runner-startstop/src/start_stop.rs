@@ -4,7 +4,6 @@ use core::future::Future;
 use std::time::Duration;
 
 use runner_core::{ErrorHistory, Exit, Runner, Snapshot, Status, Version};
-use tokio_util::sync::CancellationToken;
 
 use std::sync::Arc;
 
@@ -136,14 +135,14 @@ impl Runner for StartStop {
         let engine = &self.engine;
         let (config, control) = (engine.config(), engine.control());
         let when = config.ready_when;
-        match control.begin_start(when, now, CancellationToken::new).await {
+        match control.begin_start(when, now).await {
             Begin::AlreadyRunning => {
                 tracing::trace!(target: "runner::startstop", { runner.name = %config.name }, "runner.start: already running");
                 Ok(())
             }
-            Begin::Spawn { run, signal } => {
+            Begin::Spawn { run } => {
                 tracing::debug!(target: "runner::startstop", { runner.name = %config.name, run, ready_when = ?when }, "runner.starting");
-                Arc::clone(engine).spawn_run(run, signal);
+                Arc::clone(engine).spawn_run(run);
                 match when {
                     ReadyWhen::Spawned => Ok(()),
                     ReadyWhen::Signalled => control.ready_outcome(run).await,
@@ -162,9 +161,8 @@ impl Runner for StartStop {
         let name = &self.engine.config().name;
         self.engine
             .control()
-            .stop(|run, token| {
+            .stop(|run| {
                 tracing::debug!(target: "runner::startstop", { runner.name = %name, run }, "runner.stop: requested");
-                token.cancel();
             })
             .await
     }
@@ -215,7 +213,7 @@ impl Drop for StartStop {
     /// Tells a running run to stop; its driver task still runs the stop function.
     fn drop(&mut self) {
         // The first poll requests the stop; the driver finishes the rest on its own.
-        let stop = core::pin::pin!(self.engine.control().stop(|_, token| token.cancel()));
+        let stop = core::pin::pin!(self.engine.control().stop(|_| {}));
         let _ = stop.poll(&mut core::task::Context::from_waker(
             core::task::Waker::noop(),
         ));

@@ -51,6 +51,10 @@ impl Waiters {
         list
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.wakers.is_empty()
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.wakers.len()

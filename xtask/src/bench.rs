@@ -11,7 +11,7 @@ use crate::{UsageError, ci::display, workspace::Workspace};
 /// A benchmark `cargo xtask bench` can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Bench {
-    /// `runner-startstop`'s `lifecycle` bench: start/stop latency and memory
+    /// `runner-bench`'s `startstop` bench: start/stop latency and memory
     /// per idle runner, against raw tokio.
     StartStop,
 }
@@ -35,7 +35,7 @@ impl Bench {
     /// The package and bench target that hold the benchmark.
     fn target(self) -> (&'static str, &'static str) {
         match self {
-            Self::StartStop => ("runner-startstop", "lifecycle"),
+            Self::StartStop => ("runner-bench", "startstop"),
         }
     }
 
@@ -160,7 +160,7 @@ mod tests {
     }
 
     #[test]
-    fn startstop_runs_the_lifecycle_bench_of_runner_startstop() {
-        assert_eq!(Bench::StartStop.target(), ("runner-startstop", "lifecycle"));
+    fn startstop_runs_the_startstop_bench_of_runner_bench() {
+        assert_eq!(Bench::StartStop.target(), ("runner-bench", "startstop"));
     }
 }

@@ -4,10 +4,11 @@ use std::future::Future;
 use std::time::Instant;
 
 use loom::future::block_on;
+use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;
 use runner_core::{Exit, State};
 
-use crate::control::{Begin, Control, WorkOutcome};
+use crate::control::{Begin, Control, Signal, WorkOutcome};
 use crate::error::Error;
 use crate::lifecycle::ReadyWhen;
 use crate::sync::Arc;
@@ -22,15 +23,15 @@ fn control() -> Arc<Ctl> {
 /// `start` as `StartStop::start` runs it; returns the run to drive if one began.
 fn start(control: &Ctl, when: ReadyWhen) -> Option<u64> {
     let t0 = Instant::now();
-    match block_on(control.begin_start(when, move || t0, || ())) {
+    match block_on(control.begin_start(when, move || t0)) {
         Begin::AlreadyRunning => None,
-        Begin::Spawn { run, .. } => Some(run),
+        Begin::Spawn { run } => Some(run),
     }
 }
 
 /// `stop` as `StartStop::stop` runs it.
 fn stop(control: &Ctl) -> Result<(), Error> {
-    block_on(control.stop(|_, ()| {}))
+    block_on(control.stop(|_| {}))
 }
 
 /// How a modelled driver's run ends.
@@ -56,7 +57,7 @@ fn drive(control: &Ctl, run: u64, ending: Ending) {
         });
     }
     // A driver always reports how the work ended, then runs the hook, then finishes.
-    let _ = control.exited(run);
+    let _ = control.exited(run, &mut None);
     assert!(
         control.finish(run, WorkOutcome::Returned, Ok(())).is_some(),
         "the driver of run {run} must be the one to finish it"
@@ -160,7 +161,7 @@ fn loom_dropped_stop_then_retry() {
         let run = start(&control, ReadyWhen::Spawned).expect("a new runner starts");
         let driver = spawn_driver(&control, run, Ending::WhenAsked);
         {
-            let stopping = pin!(control.stop(|_, ()| {}));
+            let stopping = pin!(control.stop(|_| {}));
             let _ = stopping.poll(&mut Context::from_waker(Waker::noop()));
         }
         assert!(stop(&control).is_ok());
@@ -197,5 +198,52 @@ fn loom_ready_races_stop() {
             Err(other) => panic!("unexpected start outcome: {other}"),
         }
         assert_quiet(&control);
+    });
+}
+
+/// A signal loom can see: fired is a loom atomic.
+#[derive(Clone)]
+struct Flag(Arc<AtomicBool>);
+
+impl Signal for Flag {
+    fn fire(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The start function asks for its token while a `stop` races it, then waits to be cancelled:
+/// whichever comes first, the token it holds is fired by the time the stop returns, and its wait
+/// for cancellation ends.
+#[test]
+fn loom_token_requested_while_stopping() {
+    loom::model(|| {
+        let control: Arc<Control<Flag>> = Arc::new(Control::new(4));
+        let t0 = Instant::now();
+        let Begin::Spawn { run } = block_on(control.begin_start(ReadyWhen::Spawned, move || t0))
+        else {
+            panic!("a new runner starts");
+        };
+        let work = {
+            let control = Arc::clone(&control);
+            thread::spawn(move || {
+                let token = control.signal(run, || Flag(Arc::new(AtomicBool::new(false))));
+                let mut key = None;
+                block_on(core::future::poll_fn(|cx| {
+                    control.poll_cancelled(run, &mut key, cx)
+                }));
+                // The work has seen its cancellation: it ends, and its driver reports it.
+                let _ = control.exited(run, &mut None);
+                let _ = control.finish(run, WorkOutcome::Returned, Ok(()));
+                token
+            })
+        };
+        assert!(block_on(control.stop(|_| {})).is_ok());
+        let token = work.join().unwrap();
+        assert!(
+            token.0.load(Ordering::SeqCst),
+            "a live token survived the stop"
+        );
+        assert_eq!(control.snapshot().state, State::Stopped);
+        assert_eq!(control.waiting(), 0);
     });
 }

@@ -1,7 +1,8 @@
 //! Lifecycle benchmark of [`StartStop`] against the raw tokio code it wraps.
 //!
-//! Run it with `cargo xtask bench startstop` (or `cargo bench -p runner-startstop --bench
-//! lifecycle`). It measures, in one run and on a current-thread runtime:
+//! Run it with `cargo xtask bench startstop` (or `cargo bench -p runner-bench --bench
+//! startstop`). It is built with the production feature set (no tokio `test-util`; see
+//! `runner-bench/Cargo.toml`). It measures, in one run and on a current-thread runtime:
 //!
 //! - **start -> Running**: how long `start().await` takes (it returns once the state is
 //!   `Running`), against the baseline's `CancellationToken::new()` plus `tokio::spawn` of a task
