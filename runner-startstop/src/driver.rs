@@ -160,7 +160,7 @@ impl<S: StartFn, T: StopFn> Future for Drive<S, T> {
                     .control
                     .poll_stop_requested(*this.run, this.stop_key, cx)
             );
-            tracing::debug!(target: "runner::startstop", "runner.stopping: stop requested");
+            tracing::debug!(target: "runner::startstop", "runner.winding_down: stop function started while the start function runs");
             *this.ending = Some(Ending::begin(shared));
         }
         let Some(ending) = this.ending.as_mut() else {
