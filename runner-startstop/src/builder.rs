@@ -122,11 +122,16 @@ impl<S, T> Builder<S, T> {
         if self.config.stop_timeout.is_zero() {
             return Err(BuildError::ZeroStopTimeout);
         }
-        Ok(StartStop::from_parts(
-            self.config,
-            self.error_capacity,
-            self.functions,
-        ))
+        Ok(self.finish())
+    }
+
+    /// Builds the runner from settings known to be valid.
+    pub(crate) fn finish(self) -> StartStop
+    where
+        S: StartFn,
+        T: StopFn,
+    {
+        StartStop::from_parts(self.config, self.error_capacity, self.functions)
     }
 }
 

@@ -345,53 +345,44 @@ impl<S> Control<S> {
             if inner.life.finish(run, work_failed) == Applied::Ignored {
                 return None;
             }
-            let not_ready = || {
-                if requested {
-                    Error::StoppedBeforeReady
-                } else {
-                    Error::EndedBeforeReady
-                }
-            };
             let errors = &mut inner.errors;
-            let mut start_error = None;
-            let exit = match work {
-                WorkOutcome::Returned => {
-                    if !ready {
-                        start_error = Some((*errors.record(not_ready())).clone());
-                    }
-                    if requested {
-                        Exit::Stopped
-                    } else {
-                        Exit::Completed
-                    }
+
+            // 1. How the start function ended; its failure is recorded first, as it came first.
+            let (mut exit, failure) = match work {
+                WorkOutcome::Returned | WorkOutcome::Aborted(_) if requested => {
+                    (Exit::Stopped, None)
                 }
+                WorkOutcome::Returned | WorkOutcome::Aborted(_) => (Exit::Completed, None),
                 WorkOutcome::Failed(error) => {
                     let recorded = errors.record(error);
-                    start_error = (!ready).then(|| (*recorded).clone());
-                    Exit::Failed(recorded)
+                    (Exit::Failed(recorded.clone()), Some(recorded))
                 }
                 WorkOutcome::Panicked(panicked) => {
                     let recorded = errors.record(Error::StartPanicked(panicked.clone()));
-                    start_error = (!ready).then(|| (*recorded).clone());
-                    Exit::Panicked(panicked)
+                    (Exit::Panicked(panicked), Some(recorded))
                 }
-                WorkOutcome::Aborted(_) => Exit::Stopped, // replaced below, after the hook's error
             };
+
+            // 2. What a `start` waiting for readiness reports, if the run never got ready: its
+            //    failure, or why it ended without one (recorded, like every error `start` returns).
+            let start_error = (!ready).then(|| match failure {
+                Some(failure) => (*failure).clone(),
+                None if requested => (*errors.record(Error::StoppedBeforeReady)).clone(),
+                None => (*errors.record(Error::EndedBeforeReady)).clone(),
+            });
+
+            // 3. What `stop` reports: the stop function's error, then the abort that carries it.
             let hook_error = stop_hook.err().map(|error| errors.record(error));
-            let (exit, stop_result) = match aborted_after {
-                Some(grace) => {
-                    if !ready {
-                        start_error = Some((*errors.record(not_ready())).clone());
-                    }
-                    let aborted = errors.record(Error::Aborted {
-                        grace,
-                        stop_error: hook_error,
-                    });
-                    let result = Err((*aborted).clone());
-                    (Exit::Failed(aborted), result)
+            let stop_result = match (aborted_after, hook_error) {
+                (Some(grace), stop_error) => {
+                    let aborted = errors.record(Error::Aborted { grace, stop_error });
+                    exit = Exit::Failed(aborted.clone());
+                    Err((*aborted).clone())
                 }
-                None => (exit, hook_error.map_or(Ok(()), |e| Err((*e).clone()))),
+                (None, Some(hook_error)) => Err((*hook_error).clone()),
+                (None, None) => Ok(()),
             };
+
             inner.signal = None;
             inner.running_since = None;
             let record = RunRecord {

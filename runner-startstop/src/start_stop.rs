@@ -77,10 +77,8 @@ impl StartStop {
         TF: Future<Output = Result<(), TE>> + Send + 'static,
         TE: Into<BoxError>,
     {
-        match StartStop::builder(start, stop).build() {
-            Ok(runner) => runner,
-            Err(error) => unreachable!("the default settings are valid: {error}"),
-        }
+        // The defaults are valid settings: nothing to check.
+        Builder::new(start, stop).finish()
     }
 
     /// A [`Builder`] for a runner with other settings.
