@@ -11,6 +11,7 @@
 //! | [`Runner`] | `start`, `stop` and `restart`, with their rules written out |
 //! | [`Status`] | [`State`], uptime, the last [`Exit`], [`Health`] and [`Readiness`], and an awaitable [`changed`](Status::changed) so nobody polls |
 //! | [`ErrorHistory`] | the bounded list of errors a runner recorded, with a total count that survives eviction; [`ErrorLog`] is a ready-made buffer for implementations |
+//! | [`WaitList`] | a ready-made list of the wakers waiting for a state change, for implementations of [`Status::changed`] |
 //! | [`DynRunner`] | the object-safe twin of `Runner + Status`, so different runners fit in one collection |
 //! | [`conformance`] | (feature `conformance`) checks that any implementation can run against itself |
 //!
@@ -49,6 +50,7 @@ mod health;
 mod history;
 mod runner;
 mod status;
+mod wait_list;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -60,6 +62,7 @@ pub use health::{Health, Readiness, Reason};
 pub use history::{DEFAULT_ERROR_CAPACITY, ErrorHistory, ErrorLog};
 pub use runner::Runner;
 pub use status::{Snapshot, State, Status, Version};
+pub use wait_list::{WaitList, WakeList};
 
 // The workspace README's examples are compiled and run as doc tests of this crate.
 #[cfg(all(doctest, feature = "conformance"))]

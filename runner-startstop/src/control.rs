@@ -13,12 +13,11 @@ use core::task::{Context, Poll};
 use std::sync::Arc as StdArc;
 use std::time::{Duration, Instant};
 
-use runner_core::{ErrorLog, Exit, Panicked, Snapshot, State, Version};
+use runner_core::{ErrorLog, Exit, Panicked, Snapshot, State, Version, WaitList};
 
 use crate::error::Error;
 use crate::lifecycle::{Applied, Exited, Lifecycle, ReadyWhen, Start, Stop};
 use crate::sync::{Mutex, MutexGuard, lock};
-use crate::waiters::Waiters;
 
 pub(crate) struct Control<S> {
     inner: Mutex<Inner<S>>,
@@ -41,7 +40,7 @@ pub(crate) struct Inner<S> {
     /// How the last finished run ended; boxed (and the box reused) so an idle runner does not
     /// carry it inline.
     last: Option<Box<RunRecord>>,
-    waiters: Waiters,
+    waiters: WaitList,
 }
 
 /// How a finished run ended, as `start`, `stop` and `last_exit` report it.
@@ -96,7 +95,7 @@ impl<S> Control<S> {
                 running_since: None,
                 errors: ErrorLog::new(error_capacity),
                 last: None,
-                waiters: Waiters::default(),
+                waiters: WaitList::default(),
             }),
         }
     }

@@ -46,7 +46,6 @@ mod lifecycle;
 mod shared;
 mod start_stop;
 mod sync;
-mod waiters;
 
 #[cfg(all(test, runner_loom))]
 mod tests;
