@@ -1,0 +1,45 @@
+//! [`CatchUnwind`]: turns a panic inside a future into a value, at the task boundary.
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use pin_project_lite::pin_project;
+use runner_core::Panicked;
+
+pin_project! {
+    /// Polls `inner`, resolving to `Err(Panicked)` if a poll panics. It is never polled again
+    /// after that, so whatever the panic left half-done inside it is dropped, not observed:
+    /// this is why asserting unwind safety is sound here.
+    #[must_use = "futures do nothing unless polled"]
+    pub(crate) struct CatchUnwind<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> CatchUnwind<F> {
+    pub(crate) fn new(inner: F) -> Self {
+        CatchUnwind { inner }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Panicked>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.project().inner;
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => Poll::Ready(Err(Panicked::from_payload(payload.as_ref()))),
+        }
+    }
+}
+
+/// Calls `f`, turning a panic into `Err(Panicked)`: for the synchronous part of a user function,
+/// before it returns its future.
+pub(crate) fn call<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| Panicked::from_payload(payload.as_ref()))
+}

@@ -1,0 +1,156 @@
+//! [`TickContext`]: what the function gets on every tick, and [`Cancelled`], the future of its
+//! cancellation.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::control::Control;
+use crate::error::{BuildError, check_period};
+use crate::shared::{Engine, now};
+
+/// Handed to the function for one tick: which tick it is and when it was due, a way to learn
+/// that the ticker is being stopped, and a way to change the period.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use runner_ticker::{TickContext, Ticker};
+///
+/// // Back off while the upstream is down, speed up again when it is back.
+/// let poller = Ticker::new(Duration::from_secs(1), |tick: TickContext| async move {
+///     let upstream_ok = tick.seq() % 5 != 0; // stand-in for a real check
+///     let period = if upstream_ok { Duration::from_secs(1) } else { Duration::from_secs(10) };
+///     if period != tick.period() {
+///         tick.set_period(period)?;
+///     }
+///     Ok::<_, runner_ticker::BuildError>(())
+/// })
+/// .unwrap();
+/// # drop(poller);
+/// ```
+#[derive(Clone)]
+pub struct TickContext {
+    engine: Arc<dyn Engine>,
+    run: u64,
+    seq: u64,
+    scheduled: Instant,
+}
+
+impl TickContext {
+    pub(crate) fn new(engine: Arc<dyn Engine>, run: u64, seq: u64, scheduled: Instant) -> Self {
+        TickContext {
+            engine,
+            run,
+            seq,
+            scheduled,
+        }
+    }
+
+    /// The tick's number since the ticker was started: 1 for the first run.
+    #[must_use]
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// When the tick was due, on tokio's clock. The run starts at or after it (later by the
+    /// jitter, or because an earlier run was slow).
+    #[must_use]
+    pub fn scheduled(&self) -> Instant {
+        self.scheduled
+    }
+
+    /// The period in force.
+    #[must_use]
+    pub fn period(&self) -> Duration {
+        self.engine.control().period()
+    }
+
+    /// Changes the period, as Go's `Ticker.Reset` does: the next tick is due one new period
+    /// after this call, and every new period after that. The run in progress is not affected.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::PeriodTooShort`] below [`MIN_PERIOD`](crate::MIN_PERIOD); the period is then
+    /// unchanged.
+    pub fn set_period(&self, period: Duration) -> Result<(), BuildError> {
+        check_period(period)?;
+        self.engine.control().set_period(now(), period);
+        tracing::debug!(target: "runner::ticker", { runner.name = %self.engine.config().name, ?period }, "runner.period: changed from inside a run");
+        Ok(())
+    }
+
+    /// Resolves when the ticker is asked to stop (or dropped).
+    pub fn cancelled(&self) -> Cancelled<'_> {
+        Cancelled {
+            control: self.engine.control(),
+            run: self.run,
+            key: None,
+        }
+    }
+
+    /// `true` once the ticker has been asked to stop.
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        self.engine.control().is_cancelled(self.run)
+    }
+
+    /// A token cancelled when the ticker is asked to stop: pass it, or child tokens of it, to
+    /// whatever the run hands work to. It is made on the first call and shared by all the runs
+    /// until the ticker stops, so a function that never asks pays nothing for it.
+    #[must_use]
+    pub fn token(&self) -> CancellationToken {
+        self.engine
+            .control()
+            .signal(self.run, CancellationToken::new)
+    }
+}
+
+impl fmt::Debug for TickContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TickContext")
+            .field("ticker", &self.engine.config().name)
+            .field("seq", &self.seq)
+            .field("scheduled", &self.scheduled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Future returned by [`TickContext::cancelled`]: resolves when the ticker is asked to stop.
+/// Cancel-safe: dropping it leaves nothing behind.
+#[must_use = "futures do nothing unless polled"]
+pub struct Cancelled<'a> {
+    control: &'a Control<CancellationToken>,
+    run: u64,
+    key: Option<u64>,
+}
+
+impl Future for Cancelled<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.control.poll_cancelled(this.run, &mut this.key, cx)
+    }
+}
+
+impl Drop for Cancelled<'_> {
+    fn drop(&mut self) {
+        self.control.forget(&mut self.key);
+    }
+}
+
+impl fmt::Debug for Cancelled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelled")
+            .field("run", &self.run)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,114 @@
+//! [`Error`] and [`BuildError`].
+
+use std::time::Duration;
+
+use runner_core::{Panicked, SharedError};
+
+/// An error from the user's function, before it is wrapped in [`Error`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The shortest period a ticker accepts.
+pub const MIN_PERIOD: Duration = Duration::from_millis(1);
+
+/// A recorded failure of one run (the ticker goes on), or the error a `stop` returns.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use runner_ticker::Error;
+///
+/// let error = Error::TimedOut { seq: 7, after: Duration::from_secs(2) };
+/// assert_eq!(error.to_string(), "run #7 did not finish within 2s");
+/// ```
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Run `seq` returned an error.
+    #[error("run #{seq} failed: {source}")]
+    Run {
+        /// The run's sequence number.
+        seq: u64,
+        /// What it returned.
+        source: SharedError,
+    },
+    /// Run `seq` panicked.
+    #[error("run #{seq} {panic}")]
+    Panicked {
+        /// The run's sequence number.
+        seq: u64,
+        /// The panic, with its message.
+        panic: Panicked,
+    },
+    /// Run `seq` exceeded the per-run timeout and was dropped.
+    #[error("run #{seq} did not finish within {after:?}")]
+    TimedOut {
+        /// The run's sequence number.
+        seq: u64,
+        /// The per-run timeout.
+        after: Duration,
+    },
+    /// Run `seq` was in progress when the ticker was stopped, did not end within the stop
+    /// timeout after its token fired, and was dropped. `stop` returns this error.
+    #[error("run #{seq} did not end within {grace:?} of the stop request and was aborted")]
+    Aborted {
+        /// The run's sequence number.
+        seq: u64,
+        /// The stop timeout.
+        grace: Duration,
+    },
+}
+
+/// Error returned for a configuration that cannot work: by [`Builder::build`](crate::Builder::build),
+/// [`Ticker::new`](crate::Ticker::new) and [`TickContext::set_period`](crate::TickContext::set_period).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use runner_ticker::{BuildError, Ticker};
+///
+/// let built = Ticker::new(Duration::from_micros(500), |_tick| async { Ok::<_, std::io::Error>(()) });
+/// assert!(matches!(built, Err(BuildError::PeriodTooShort { .. })));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The period is below [`MIN_PERIOD`]. (Go's ticker silently used 30 s instead; we don't.)
+    #[error("period {period:?} is below the minimum of {MIN_PERIOD:?}")]
+    PeriodTooShort {
+        /// The period given.
+        period: Duration,
+    },
+    /// The jitter is not shorter than the period, so runs could reorder or pile up.
+    #[error("jitter {jitter:?} must be shorter than the period {period:?}")]
+    JitterNotBelowPeriod {
+        /// The jitter given.
+        jitter: Duration,
+        /// The period.
+        period: Duration,
+    },
+    /// A timeout of zero would drop every run before it ran.
+    #[error("{which} timeout must be greater than zero")]
+    ZeroTimeout {
+        /// `"run"` or `"stop"`.
+        which: &'static str,
+    },
+    /// A health threshold of zero runs cannot be met.
+    #[error("health threshold `{which}` must be at least 1")]
+    ZeroThreshold {
+        /// `"unhealthy_after"` or `"healthy_after"`.
+        which: &'static str,
+    },
+    /// The name is empty; it is what tells this ticker apart in traces.
+    #[error("ticker name must not be empty")]
+    EmptyName,
+}
+
+pub(crate) fn check_period(period: Duration) -> Result<(), BuildError> {
+    if period < MIN_PERIOD {
+        Err(BuildError::PeriodTooShort { period })
+    } else {
+        Ok(())
+    }
+}

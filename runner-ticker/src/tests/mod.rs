@@ -1,0 +1,1 @@
+//! loom models of the control plane; run with `cargo xtask ci loom`.

@@ -1,0 +1,218 @@
+//! [`Ticker`]: a function run on a schedule, as a [`Runner`].
+
+use core::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use runner_core::{ErrorHistory, Exit, Health, Runner, Snapshot, State, Status, Version};
+
+use crate::builder::Builder;
+use crate::context::TickContext;
+use crate::control::{Begin, Control};
+use crate::error::{BoxError, BuildError, Error};
+use crate::shared::{Config, Engine, Shared, TickFn, now};
+use crate::stats::{Gauge, Stats};
+
+/// A [`Runner`] that runs an async function on a schedule: every period (or, with the `cron`
+/// feature, on a cron expression), until stopped.
+///
+/// | situation | what happens |
+/// |-----------|--------------|
+/// | first run | one period after `start` ([`FirstRun::AfterPeriod`](crate::FirstRun), Go's behaviour), or at once |
+/// | a run outlasts the period | runs never overlap; the tick that came due runs as soon as it ends, then [`MissedTicks`](crate::MissedTicks) decides: skip to the grid (default), burst, or delay |
+/// | a run returns an error | recorded ([`Error::Run`]), counted; the ticker goes on |
+/// | a run panics | caught, recorded with its message ([`Error::Panicked`]); the ticker goes on |
+/// | a run exceeds `run_timeout` | dropped, recorded ([`Error::TimedOut`]); the ticker goes on |
+/// | failed runs in a row | unhealthy after `unhealthy_after` (3), healthy again after `healthy_after` (1) successes |
+/// | `stop` while idle | returns at once; no run starts after it |
+/// | `stop` during a run | the run's token fires; it has `stop_timeout` (5 s) to end, then is dropped and `stop` returns [`Error::Aborted`] |
+/// | idle | the task sleeps until the next tick: no background wake-ups |
+///
+/// It implements [`Runner`], [`Status`] and [`ErrorHistory`], and passes the runner-core
+/// conformance kit.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use runner_core::{Runner, Status};
+/// use runner_ticker::{TickContext, Ticker};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cleanup = Ticker::new(Duration::from_secs(60), |tick: TickContext| async move {
+///     println!("cleanup #{} (due {:?})", tick.seq(), tick.scheduled());
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// cleanup.start().await?;
+/// tokio::time::sleep(Duration::from_secs(150)).await; // two runs, at 60 s and 120 s
+/// cleanup.stop().await?;
+/// assert_eq!(cleanup.stats().runs, 2);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Ticker {
+    engine: Arc<dyn Engine>,
+}
+
+impl Ticker {
+    /// A ticker running `function` every `period`, with the default settings (see [`Builder`]).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::PeriodTooShort`] for a period below [`MIN_PERIOD`](crate::MIN_PERIOD).
+    pub fn new<F, R, E>(period: Duration, function: F) -> Result<Ticker, BuildError>
+    where
+        F: Fn(TickContext) -> R + Send + Sync + 'static,
+        R: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Ticker::builder(period, function).build()
+    }
+
+    /// A [`Builder`] for a ticker with other settings.
+    pub fn builder<F, R, E>(period: Duration, function: F) -> Builder<F>
+    where
+        F: Fn(TickContext) -> R + Send + Sync + 'static,
+        R: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Builder::new(period, function)
+    }
+
+    pub(crate) fn from_parts<F: TickFn>(
+        config: Config,
+        error_capacity: usize,
+        (unhealthy_after, healthy_after): (u32, u32),
+        function: F,
+    ) -> Self {
+        let gauge = Gauge::new(unhealthy_after, healthy_after);
+        let control = Control::new(error_capacity, config.period, gauge);
+        Ticker {
+            engine: Arc::new(Shared {
+                config,
+                control,
+                function,
+            }),
+        }
+    }
+
+    /// The name given to the [`Builder`].
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.engine.config().name
+    }
+
+    /// The period in force (changed by [`TickContext::set_period`]).
+    #[must_use]
+    pub fn period(&self) -> Duration {
+        self.engine.control().period()
+    }
+
+    /// Counts and timings of the runs since the ticker was built.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        self.engine.control().stats()
+    }
+}
+
+impl Runner for Ticker {
+    type Error = Error;
+
+    /// Starts ticking. See the [contract](Runner#start). Never fails: the settings were checked
+    /// when the ticker was built.
+    ///
+    /// # Panics
+    ///
+    /// If called outside a tokio runtime, like `tokio::spawn`.
+    async fn start(&self) -> Result<(), Error> {
+        let engine = &self.engine;
+        match engine.control().begin_start(now).await {
+            Begin::AlreadyRunning => {
+                tracing::trace!(target: "runner::ticker", { runner.name = %engine.config().name }, "runner.start: already running");
+            }
+            Begin::Spawn { run, at } => {
+                tracing::debug!(target: "runner::ticker", { runner.name = %engine.config().name, run }, "runner.starting");
+                Arc::clone(engine).spawn_run(run, at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops ticking and waits for the run in progress, if any. See the
+    /// [contract](Runner#stop).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Aborted`] if a run in progress did not end within the stop timeout after its
+    /// token fired. The ticker is stopped all the same.
+    async fn stop(&self) -> Result<(), Error> {
+        let name = &self.engine.config().name;
+        self.engine
+            .control()
+            .stop(|run| {
+                tracing::debug!(target: "runner::ticker", { runner.name = %name, run }, "runner.stop: requested");
+            })
+            .await
+    }
+}
+
+impl Status for Ticker {
+    fn snapshot(&self) -> Snapshot {
+        self.engine.control().snapshot()
+    }
+
+    fn changed(&self, since: Version) -> impl Future<Output = Snapshot> + Send {
+        self.engine.control().changed(since)
+    }
+
+    fn uptime(&self) -> Option<Duration> {
+        self.engine
+            .control()
+            .running_since()
+            .map(|since| now().saturating_duration_since(since))
+    }
+
+    fn last_exit(&self) -> Option<Exit> {
+        self.engine.control().last_exit()
+    }
+
+    /// While running: healthy, or unhealthy after `unhealthy_after` failed runs in a row (until
+    /// `healthy_after` successes), naming the last error. Otherwise as the provided default.
+    fn health(&self) -> Health {
+        match self.state() {
+            State::Running => self.engine.control().gauge_health(),
+            State::Stopping => Health::degraded("stopping"),
+            _ => Health::unhealthy("stopped"),
+        }
+    }
+}
+
+impl ErrorHistory for Ticker {
+    type Recorded = Error;
+
+    fn errors(&self) -> Vec<Arc<Error>> {
+        self.engine.control().errors()
+    }
+
+    fn last_error(&self) -> Option<Arc<Error>> {
+        self.engine.control().last_error()
+    }
+
+    fn error_count(&self) -> u64 {
+        self.engine.control().error_count()
+    }
+
+    fn error_capacity(&self) -> usize {
+        self.engine.control().error_capacity()
+    }
+}
+
+impl Drop for Ticker {
+    /// Tells a running ticker to stop; a run in progress still gets its stop timeout.
+    fn drop(&mut self) {
+        let stop = core::pin::pin!(self.engine.control().stop(|_| {}));
+        let _ = stop.poll(&mut core::task::Context::from_waker(
+            core::task::Waker::noop(),
+        ));
+    }
+}
