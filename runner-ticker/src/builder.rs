@@ -8,7 +8,7 @@ use runner_core::DEFAULT_ERROR_CAPACITY;
 
 use crate::Ticker;
 use crate::error::{BuildError, check_period};
-use crate::schedule::{FirstRun, MissedTicks};
+use crate::schedule::{Every, FirstRun, MissedTicks};
 use crate::shared::{Config, TickFn};
 
 /// The default [`Builder::stop_timeout`]: 5 s.
@@ -51,11 +51,11 @@ pub struct Builder<F> {
 }
 
 impl<F> Builder<F> {
-    pub(crate) fn new(period: Duration, function: F) -> Self {
+    pub(crate) fn new(every: Every, function: F) -> Self {
         Builder {
             config: Config {
                 name: Cow::Borrowed("ticker"),
-                period,
+                every,
                 first_run: FirstRun::AfterPeriod,
                 missed_ticks: MissedTicks::Skip,
                 run_timeout: None,
@@ -104,7 +104,8 @@ impl<F> Builder<F> {
 
     /// A random delay in `[0, jitter]` added to each run's start, so many tickers with the same
     /// period do not fire together. The schedule itself does not drift. Must be shorter than the
-    /// period. Default: none.
+    /// period (on a cron schedule, keep it shorter than the gap between occurrences). Default:
+    /// none.
     pub fn jitter(mut self, jitter: Duration) -> Self {
         self.config.jitter = jitter;
         self
@@ -148,12 +149,14 @@ impl<F> Builder<F> {
         F: TickFn,
     {
         let config = &self.config;
-        check_period(config.period)?;
-        if config.jitter >= config.period {
-            return Err(BuildError::JitterNotBelowPeriod {
-                jitter: config.jitter,
-                period: config.period,
-            });
+        if let Some(period) = config.every.period() {
+            check_period(period)?;
+            if config.jitter >= period {
+                return Err(BuildError::JitterNotBelowPeriod {
+                    jitter: config.jitter,
+                    period,
+                });
+            }
         }
         if config.run_timeout == Some(Duration::ZERO) {
             return Err(BuildError::ZeroTimeout { which: "run" });

@@ -28,7 +28,7 @@ use crate::shared::{Engine, now};
 /// let poller = Ticker::new(Duration::from_secs(1), |tick: TickContext| async move {
 ///     let upstream_ok = tick.seq() % 5 != 0; // stand-in for a real check
 ///     let period = if upstream_ok { Duration::from_secs(1) } else { Duration::from_secs(10) };
-///     if period != tick.period() {
+///     if tick.period() != Some(period) {
 ///         tick.set_period(period)?;
 ///     }
 ///     Ok::<_, runner_ticker::BuildError>(())
@@ -67,9 +67,9 @@ impl TickContext {
         self.scheduled
     }
 
-    /// The period in force.
+    /// The period in force, or `None` for a cron schedule.
     #[must_use]
-    pub fn period(&self) -> Duration {
+    pub fn period(&self) -> Option<Duration> {
         self.engine.control().period()
     }
 
@@ -78,11 +78,13 @@ impl TickContext {
     ///
     /// # Errors
     ///
-    /// [`BuildError::PeriodTooShort`] below [`MIN_PERIOD`](crate::MIN_PERIOD); the period is then
-    /// unchanged.
+    /// [`BuildError::PeriodTooShort`] below [`MIN_PERIOD`](crate::MIN_PERIOD), and
+    /// [`BuildError::NoPeriod`] on a cron schedule; the schedule is then unchanged.
     pub fn set_period(&self, period: Duration) -> Result<(), BuildError> {
         check_period(period)?;
-        self.engine.control().set_period(now(), period);
+        if !self.engine.control().set_period(now(), period) {
+            return Err(BuildError::NoPeriod);
+        }
         tracing::debug!(target: "runner::ticker", { runner.name = %self.engine.config().name, ?period }, "runner.period: changed from inside a run");
         Ok(())
     }

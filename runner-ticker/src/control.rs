@@ -38,8 +38,8 @@ pub(crate) struct Inner<S> {
     errors: ErrorLog<Error>,
     stats: Stats,
     gauge: Gauge,
-    /// The period in force.
-    period: Duration,
+    /// The period in force; none for a cron schedule.
+    period: Option<Duration>,
     /// A new period asked for from inside a run, and when.
     reset: Option<(Instant, Duration)>,
     last_exit: Option<Exit>,
@@ -70,7 +70,7 @@ pub(crate) struct RunReport {
 }
 
 impl<S> Control<S> {
-    pub(crate) fn new(error_capacity: usize, period: Duration, gauge: Gauge) -> Self {
+    pub(crate) fn new(error_capacity: usize, period: Option<Duration>, gauge: Gauge) -> Self {
         Control {
             inner: Mutex::new(Inner {
                 life: Lifecycle::new(),
@@ -261,10 +261,16 @@ impl<S> Control<S> {
     }
 
     /// A new period from inside a run, at `at`: the next tick is due one new period later.
-    pub(crate) fn set_period(&self, at: Instant, period: Duration) {
+    /// Returns `false` (and changes nothing) for a cron schedule, which has no period.
+    #[must_use]
+    pub(crate) fn set_period(&self, at: Instant, period: Duration) -> bool {
         let mut inner = self.lock();
-        inner.period = period;
+        if inner.period.is_none() {
+            return false;
+        }
+        inner.period = Some(period);
         inner.reset = Some((at, period));
+        true
     }
 
     /// The new period asked for during the last run, if any.
@@ -272,7 +278,7 @@ impl<S> Control<S> {
         self.lock().reset.take()
     }
 
-    pub(crate) fn period(&self) -> Duration {
+    pub(crate) fn period(&self) -> Option<Duration> {
         self.lock().period
     }
 

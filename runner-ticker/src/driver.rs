@@ -13,7 +13,7 @@ use crate::catch_unwind::{CatchUnwind, call};
 use crate::context::TickContext;
 use crate::control::RunReport;
 use crate::error::Error;
-use crate::schedule::{Schedule, Tick};
+use crate::schedule::{Plan, Tick};
 use crate::shared::{Shared, TickFn, now};
 use crate::stats::{Flip, RunKind};
 
@@ -36,21 +36,26 @@ pub(crate) fn spawn<F: TickFn>(shared: Arc<Shared<F>>, run: u64, started: Instan
 async fn drive<F: TickFn>(shared: Arc<Shared<F>>, run: u64, started: Instant) {
     let config = &shared.config;
     let control = &shared.control;
-    let mut schedule = Schedule::new(
+    let mut plan = Plan::new(
+        &config.every,
         started,
-        control.period(),
         config.first_run,
         config.missed_ticks,
     );
     let mut jitter = Jitter::new(config.jitter);
     let aborted = loop {
-        let start_at = schedule.due() + jitter.sample();
+        let Some(due) = plan.due() else {
+            // A cron schedule with no further occurrence: nothing to do but wait for the stop.
+            control.stop_requested(run).await;
+            break None;
+        };
+        let start_at = due + jitter.sample();
         tokio::select! {
             biased;
             () = control.stop_requested(run) => break None,
             () = tokio::time::sleep_until(start_at.into()) => {}
         }
-        let tick = schedule.fire(now());
+        let tick = plan.fire(now());
         let ended = run_tick(&shared, run, tick).await;
         match control.record(ended.report) {
             Flip::None => {}
@@ -65,7 +70,7 @@ async fn drive<F: TickFn>(shared: Arc<Shared<F>>, run: u64, started: Instant) {
             break ended.aborted;
         }
         if let Some((at, period)) = control.take_reset() {
-            schedule.reset(at, period);
+            plan.reset(at, period);
         }
     };
     if control.finish(run, aborted) {

@@ -103,6 +103,9 @@ pub enum BuildError {
     /// The name is empty; it is what tells this ticker apart in traces.
     #[error("ticker name must not be empty")]
     EmptyName,
+    /// A cron schedule has no period to change.
+    #[error("a ticker on a cron schedule has no period to change")]
+    NoPeriod,
 }
 
 pub(crate) fn check_period(period: Duration) -> Result<(), BuildError> {

@@ -1,7 +1,13 @@
-//! [`Schedule`]: when the next run is due. Plain arithmetic on instants: no tokio, no clock; the
+//! When the next run is due: [`Schedule`] for a fixed period, `CronTimes` for a cron
+//! expression, and [`Plan`], either of them. Plain arithmetic on instants: no tokio, no clock; the
 //! driver tells it the time.
 
+#[cfg(feature = "cron")]
+use std::time::SystemTime;
 use std::time::{Duration, Instant};
+
+#[cfg(feature = "cron")]
+use crate::cron::CronSchedule;
 
 /// When the first run happens.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -117,6 +123,156 @@ impl Schedule {
     pub(crate) fn reset(&mut self, at: Instant, period: Duration) {
         self.period = period;
         self.next = at + period;
+    }
+}
+
+/// What a ticker runs on: a fixed period, or a cron schedule.
+#[derive(Clone, Debug)]
+pub(crate) enum Every {
+    Period(Duration),
+    #[cfg(feature = "cron")]
+    Cron(CronSchedule),
+}
+
+impl Every {
+    pub(crate) fn period(&self) -> Option<Duration> {
+        match self {
+            Every::Period(period) => Some(*period),
+            #[cfg(feature = "cron")]
+            Every::Cron(_) => None,
+        }
+    }
+}
+
+/// The schedule of one run of a ticker.
+#[derive(Clone, Debug)]
+pub(crate) enum Plan {
+    Period(Schedule),
+    #[cfg(feature = "cron")]
+    Cron(CronTimes),
+}
+
+impl Plan {
+    /// The plan for a ticker started at `start`.
+    pub(crate) fn new(every: &Every, start: Instant, first: FirstRun, policy: MissedTicks) -> Self {
+        match every {
+            Every::Period(period) => Plan::Period(Schedule::new(start, *period, first, policy)),
+            #[cfg(feature = "cron")]
+            Every::Cron(cron) => Plan::Cron(CronTimes::new(
+                cron.clone(),
+                policy,
+                start,
+                SystemTime::now(),
+                first,
+            )),
+        }
+    }
+
+    /// When the next tick is due, if another one ever is.
+    pub(crate) fn due(&self) -> Option<Instant> {
+        match self {
+            Plan::Period(schedule) => Some(schedule.due()),
+            #[cfg(feature = "cron")]
+            Plan::Cron(times) => times.due(),
+        }
+    }
+
+    /// The tick due now fires at `now`.
+    pub(crate) fn fire(&mut self, now: Instant) -> Tick {
+        match self {
+            Plan::Period(schedule) => schedule.fire(now),
+            #[cfg(feature = "cron")]
+            Plan::Cron(times) => times.fire(now),
+        }
+    }
+
+    /// A new period from inside a run (periodic plans only: the control plane refuses a
+    /// period for a cron schedule).
+    pub(crate) fn reset(&mut self, at: Instant, period: Duration) {
+        match self {
+            Plan::Period(schedule) => schedule.reset(at, period),
+            #[cfg(feature = "cron")]
+            Plan::Cron(_) => {}
+        }
+    }
+}
+
+/// The occurrences of a cron schedule, on the monotonic clock.
+///
+/// The wall clock is read once, when the ticker starts; after that, wall time is that reading
+/// advanced by the monotonic clock (tokio's, so paused-clock tests are exact). NTP slews both
+/// clocks alike, so they do not drift apart; a *step* of the system clock after the start moves
+/// the runs only from the next start.
+///
+/// Missed occurrences (a run outlasting the gap to the next one) follow the policy: `Burst`
+/// runs each missed occurrence back to back; `Skip` and `Delay` run the late one, then the first
+/// occurrence after it.
+#[cfg(feature = "cron")]
+#[derive(Clone, Debug)]
+pub(crate) struct CronTimes {
+    cron: CronSchedule,
+    policy: MissedTicks,
+    /// The same moment on both clocks.
+    anchor: (Instant, SystemTime),
+    /// The next occurrence: on the monotonic clock, and on the wall clock.
+    next: Option<(Instant, SystemTime)>,
+    fired: u64,
+}
+
+#[cfg(feature = "cron")]
+impl CronTimes {
+    pub(crate) fn new(
+        cron: CronSchedule,
+        policy: MissedTicks,
+        now: Instant,
+        wall: SystemTime,
+        first: FirstRun,
+    ) -> Self {
+        let mut times = CronTimes {
+            cron,
+            policy,
+            anchor: (now, wall),
+            next: None,
+            fired: 0,
+        };
+        times.next = match first {
+            FirstRun::Immediately => Some((now, wall)),
+            FirstRun::AfterPeriod => times.occurrence_after(wall),
+        };
+        times
+    }
+
+    /// Wall time at `now`, from the anchor.
+    fn wall(&self, now: Instant) -> SystemTime {
+        let (at, wall) = self.anchor;
+        wall + now.saturating_duration_since(at)
+    }
+
+    /// The first occurrence strictly after `after`, on both clocks.
+    fn occurrence_after(&self, after: SystemTime) -> Option<(Instant, SystemTime)> {
+        let occurrence = self.cron.next_after(after)?;
+        let (at, wall) = self.anchor;
+        let since_anchor = occurrence.duration_since(wall).unwrap_or(Duration::ZERO);
+        Some((at + since_anchor, occurrence))
+    }
+
+    pub(crate) fn due(&self) -> Option<Instant> {
+        self.next.map(|(due, _)| due)
+    }
+
+    pub(crate) fn fire(&mut self, now: Instant) -> Tick {
+        let wall = self.wall(now);
+        let (scheduled, scheduled_wall) = self.next.unwrap_or((now, wall));
+        self.fired += 1;
+        let after = match self.policy {
+            MissedTicks::Burst => scheduled_wall,
+            _ => scheduled_wall.max(wall),
+        };
+        self.next = self.occurrence_after(after);
+        Tick {
+            seq: self.fired,
+            scheduled,
+        }
     }
 }
 

@@ -13,13 +13,13 @@ use crate::context::TickContext;
 use crate::control::{Control, Signal};
 use crate::driver;
 use crate::error::BoxError;
-use crate::schedule::{FirstRun, MissedTicks};
+use crate::schedule::{Every, FirstRun, MissedTicks};
 
 /// The settings a [`Builder`](crate::Builder) validated.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) name: Cow<'static, str>,
-    pub(crate) period: Duration,
+    pub(crate) every: Every,
     pub(crate) first_run: FirstRun,
     pub(crate) missed_ticks: MissedTicks,
     pub(crate) run_timeout: Option<Duration>,

@@ -10,6 +10,7 @@ use crate::builder::Builder;
 use crate::context::TickContext;
 use crate::control::{Begin, Control};
 use crate::error::{BoxError, BuildError, Error};
+use crate::schedule::Every;
 use crate::shared::{Config, Engine, Shared, TickFn, now};
 use crate::stats::{Gauge, Stats};
 
@@ -76,7 +77,35 @@ impl Ticker {
         R: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        Builder::new(period, function)
+        Builder::new(Every::Period(period), function)
+    }
+
+    /// A [`Builder`] for a ticker running `function` at each occurrence of a cron schedule
+    /// (feature `cron`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_ticker::cron::CronSchedule;
+    /// use runner_ticker::{TickContext, Ticker};
+    ///
+    /// let schedule = CronSchedule::parse("0 3 * * *", "Europe/Paris")?; // 03:00 every day
+    /// let backup = Ticker::cron(schedule, |_tick: TickContext| async {
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .name("nightly-backup")
+    /// .build()?;
+    /// assert_eq!(backup.period(), None);
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "cron")]
+    pub fn cron<F, R, E>(schedule: crate::cron::CronSchedule, function: F) -> Builder<F>
+    where
+        F: Fn(TickContext) -> R + Send + Sync + 'static,
+        R: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Builder::new(Every::Cron(schedule), function)
     }
 
     pub(crate) fn from_parts<F: TickFn>(
@@ -86,7 +115,7 @@ impl Ticker {
         function: F,
     ) -> Self {
         let gauge = Gauge::new(unhealthy_after, healthy_after);
-        let control = Control::new(error_capacity, config.period, gauge);
+        let control = Control::new(error_capacity, config.every.period(), gauge);
         Ticker {
             engine: Arc::new(Shared {
                 config,
@@ -102,9 +131,10 @@ impl Ticker {
         &self.engine.config().name
     }
 
-    /// The period in force (changed by [`TickContext::set_period`]).
+    /// The period in force (changed by [`TickContext::set_period`]), or `None` on a cron
+    /// schedule.
     #[must_use]
-    pub fn period(&self) -> Duration {
+    pub fn period(&self) -> Option<Duration> {
         self.engine.control().period()
     }
 

@@ -188,7 +188,7 @@ async fn set_period_from_inside_a_run_restarts_the_grid_from_the_call() {
         recorder.record(&tick);
         async move {
             if tick.seq() == 2 {
-                assert_eq!(tick.period(), P);
+                assert_eq!(tick.period(), Some(P));
                 tick.set_period(secs(3.0)).expect("a valid period");
                 assert_eq!(
                     tick.set_period(Duration::from_micros(10)),
@@ -203,7 +203,7 @@ async fn set_period_from_inside_a_run_restarts_the_grid_from_the_call() {
     .unwrap();
     run_for(&ticker, secs(30.0)).await;
     assert_eq!(log.starts(), [1.0, 2.0, 2.3, 2.6, 2.9]);
-    assert_eq!(ticker.period(), secs(3.0));
+    assert_eq!(ticker.period(), Some(secs(3.0)));
 }
 
 #[tokio::test(start_paused = true)]
