@@ -298,6 +298,9 @@ impl<S> Control<S> {
             };
             inner.signal = None;
             inner.running_since = None;
+            // A period change the run did not get to apply belongs to the next start, as the
+            // period in force; it must not fire as a reset measured from its old call.
+            inner.reset = None;
             inner.last_exit = Some(exit);
             inner.stopped = Some((run, result));
             true
@@ -342,8 +345,8 @@ impl<S> Control<S> {
         self.lock().errors.capacity()
     }
 
-    /// How many futures are registered for the next change (for tests: nothing leaks).
-    #[cfg(test)]
+    /// How many futures are registered for the next change (for the loom models: nothing leaks).
+    #[cfg(all(test, runner_loom))]
     pub(crate) fn waiting(&self) -> usize {
         self.lock().waiters.len()
     }

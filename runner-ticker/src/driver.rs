@@ -38,6 +38,7 @@ async fn drive<F: TickFn>(shared: Arc<Shared<F>>, run: u64, started: Instant) {
     let control = &shared.control;
     let mut plan = Plan::new(
         &config.every,
+        control.period(),
         started,
         config.first_run,
         config.missed_ticks,

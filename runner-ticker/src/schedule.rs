@@ -153,10 +153,20 @@ pub(crate) enum Plan {
 }
 
 impl Plan {
-    /// The plan for a ticker started at `start`.
-    pub(crate) fn new(every: &Every, start: Instant, first: FirstRun, policy: MissedTicks) -> Self {
+    /// The plan for a ticker started at `start`. `period` is the period in force, which a run
+    /// may have changed since the ticker was built; it wins over the configured one.
+    pub(crate) fn new(
+        every: &Every,
+        period: Option<Duration>,
+        start: Instant,
+        first: FirstRun,
+        policy: MissedTicks,
+    ) -> Self {
         match every {
-            Every::Period(period) => Plan::Period(Schedule::new(start, *period, first, policy)),
+            Every::Period(configured) => {
+                let period = period.unwrap_or(*configured);
+                Plan::Period(Schedule::new(start, period, first, policy))
+            }
             #[cfg(feature = "cron")]
             Every::Cron(cron) => Plan::Cron(CronTimes::new(
                 cron.clone(),

@@ -155,15 +155,27 @@ impl Gauge {
         Flip::None
     }
 
-    /// Healthy, or unhealthy with the count of failures in a row and the last error.
+    /// Healthy, or unhealthy with why (the failures in a row, or how far the recovery is) and the
+    /// last error.
     pub(crate) fn health(&self, last_error: Option<&dyn std::fmt::Display>) -> Health {
         if !self.unhealthy {
             return Health::Healthy;
         }
-        let runs = self.failures_in_row.max(1);
+        let why = if self.failures_in_row > 0 {
+            let runs = self.failures_in_row;
+            format!(
+                "{runs} failed run{} in a row",
+                if runs == 1 { "" } else { "s" }
+            )
+        } else {
+            format!(
+                "recovering: {} of {} successful runs needed",
+                self.successes_in_row, self.recover_after
+            )
+        };
         match last_error {
-            Some(error) => Health::unhealthy(format!("{runs} failed runs in a row; last: {error}")),
-            None => Health::unhealthy(format!("{runs} failed runs in a row")),
+            Some(error) => Health::unhealthy(format!("{why}; last error: {error}")),
+            None => Health::unhealthy(why),
         }
     }
 }

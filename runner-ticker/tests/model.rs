@@ -86,8 +86,7 @@ fn observed(
         ticker.start().await.expect("start");
         tokio::time::sleep_until(t0 + Duration::from_micros(horizon * 1000 + 500)).await;
         ticker.stop().await.expect("stop");
-        let starts = starts.lock().unwrap().clone();
-        starts
+        starts.lock().unwrap().clone()
     })
 }
 

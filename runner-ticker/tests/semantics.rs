@@ -207,6 +207,35 @@ async fn set_period_from_inside_a_run_restarts_the_grid_from_the_call() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_changed_period_outlives_a_restart_and_a_pending_change_does_not_leak() {
+    let log = Log::new();
+    let recorder = log.clone();
+    let ticker = Ticker::new(P, move |tick: TickContext| {
+        recorder.record(&tick);
+        // Sequence numbers restart with each start: only the very first run changes the period.
+        let first_ever = recorder.count() == 1;
+        async move {
+            if first_ever {
+                tick.set_period(secs(20.0)).expect("a valid period");
+                tick.cancelled().await; // still running when the stop comes
+            }
+            Ok::<_, io::Error>(())
+        }
+    })
+    .unwrap();
+    ticker.start().await.unwrap();
+    tokio::time::sleep(secs(15.0)).await; // run 1 started at 10 s, is waiting
+    ticker.stop().await.unwrap();
+    assert_eq!(ticker.period(), Some(secs(20.0)));
+    tokio::time::sleep(secs(5.0)).await;
+    ticker.start().await.unwrap(); // at 20 s: the new period from the start
+    tokio::time::sleep(secs(45.0)).await;
+    ticker.stop().await.unwrap();
+    // Run 1 at 10 s; after the restart at 20 s, every 20 s: 40 s, 60 s.
+    assert_eq!(log.starts(), [1.0, 4.0, 6.0]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn jitter_delays_each_run_within_its_bound_and_the_grid_does_not_drift() {
     let log = Log::new();
     let recorder = log.clone();
@@ -361,7 +390,7 @@ async fn health_has_hysteresis_with_the_default_thresholds() {
     // Unhealthy from the 3rd failure in a row (naming it); one success heals (healthy_after = 1).
     assert_eq!(
         health[2],
-        Health::unhealthy("3 failed runs in a row; last: run #3 failed: check 3 failed")
+        Health::unhealthy("3 failed runs in a row; last error: run #3 failed: check 3 failed")
     );
     let healthy: Vec<bool> = health.iter().map(Health::is_healthy).collect();
     assert_eq!(healthy, [true, true, false, true, true, true, true, true]);
