@@ -42,6 +42,11 @@ mod ticker;
 #[cfg(all(test, runner_loom))]
 mod tests;
 
+// The crate README's example is compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct Readme;
+
 pub use builder::{Builder, DEFAULT_HEALTHY_AFTER, DEFAULT_STOP_TIMEOUT, DEFAULT_UNHEALTHY_AFTER};
 pub use context::{Cancelled, TickContext};
 pub use error::{BoxError, BuildError, Error, MIN_PERIOD};
