@@ -14,16 +14,21 @@ pub(crate) enum Bench {
     /// `runner-bench`'s `startstop` bench: start/stop latency and memory
     /// per idle runner, against raw tokio.
     StartStop,
+    /// `runner-bench`'s `ticker` bench: run-start lateness and CPU time of
+    /// 1,000 busy tickers, CPU time and memory of 10,000 idle ones, against
+    /// raw tokio.
+    Ticker,
 }
 
 impl Bench {
     /// Every benchmark, in the order `cargo xtask bench` runs them.
-    pub(crate) const ALL: [Self; 1] = [Self::StartStop];
+    pub(crate) const ALL: [Self; 2] = [Self::StartStop, Self::Ticker];
 
     /// The benchmark's name on the command line.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::StartStop => "startstop",
+            Self::Ticker => "ticker",
         }
     }
 
@@ -36,6 +41,7 @@ impl Bench {
     fn target(self) -> (&'static str, &'static str) {
         match self {
             Self::StartStop => ("runner-bench", "startstop"),
+            Self::Ticker => ("runner-bench", "ticker"),
         }
     }
 
@@ -137,6 +143,14 @@ mod tests {
         assert_eq!(args.benches, [Bench::StartStop]);
         let args = parse(&["startstop", "startstop"]).unwrap().unwrap();
         assert_eq!(args.benches, [Bench::StartStop], "run once, not twice");
+        let args = parse(&["ticker"]).unwrap().unwrap();
+        assert_eq!(args.benches, [Bench::Ticker]);
+    }
+
+    #[test]
+    fn named_benches_run_in_the_given_order() {
+        let args = parse(&["ticker", "startstop"]).unwrap().unwrap();
+        assert_eq!(args.benches, [Bench::Ticker, Bench::StartStop]);
     }
 
     #[test]
@@ -144,7 +158,7 @@ mod tests {
         let err = parse(&["startstop", "kafka"]).unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown benchmark `kafka`; valid benchmarks: startstop"
+            "unknown benchmark `kafka`; valid benchmarks: startstop, ticker"
         );
     }
 
@@ -162,5 +176,21 @@ mod tests {
     #[test]
     fn startstop_runs_the_startstop_bench_of_runner_bench() {
         assert_eq!(Bench::StartStop.target(), ("runner-bench", "startstop"));
+    }
+
+    #[test]
+    fn ticker_runs_the_ticker_bench_of_runner_bench() {
+        assert_eq!(Bench::Ticker.target(), ("runner-bench", "ticker"));
+    }
+
+    #[test]
+    fn usage_names_every_bench() {
+        for bench in Bench::ALL {
+            assert!(
+                crate::USAGE.contains(bench.name()),
+                "USAGE does not name `{}`",
+                bench.name()
+            );
+        }
     }
 }

@@ -28,7 +28,7 @@ Commands:
   bench [NAME...]
                  Build the named benchmarks in release mode and run them,
                  each printing its table; all of them when none is named.
-                 Benchmarks: startstop. Not part of `ci`.
+                 Benchmarks: startstop, ticker. Not part of `ci`.
   help           Print this message (also -h, --help).
 
 `broker` is added by a later issue; it does not exist yet.
@@ -37,6 +37,11 @@ Environment:
   XTASK_ROOT     workspace root to work on (default: the parent of xtask/)
   CARGO          cargo to run (cargo sets it; default: `cargo` from PATH)
   BENCH_CYCLES   cycles per side in the startstop benchmark (default 20000)
+  BENCH_TICKERS, BENCH_SECONDS
+                 tickers and seconds of the ticker benchmark's load phase
+                 (default 1000 and 3)
+  BENCH_IDLE_TICKERS, BENCH_IDLE_SECONDS
+                 tickers and seconds of its idle phase (default 10000 and 5)
 
 Exit status: 0 when everything passed, 1 when a step or benchmark failed
 (a benchmark missing its goals still passes), 2 on a usage error.";
