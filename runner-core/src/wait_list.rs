@@ -54,6 +54,10 @@ impl WaitList {
         }
         let k = self.next_key;
         self.next_key = self.next_key.wrapping_add(1);
+        if self.wakers.capacity() == 0 {
+            // Most runners have one waiter at a time (their own task): do not grow to four.
+            self.wakers.reserve_exact(1);
+        }
         self.wakers.push((k, waker.clone()));
         *key = Some(k);
     }

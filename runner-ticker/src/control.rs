@@ -209,7 +209,9 @@ impl<S> Control<S> {
         .await
     }
 
-    /// Resolves once a caller has asked run `run` to stop: what its task waits for.
+    /// Resolves once a caller has asked run `run` to stop: what the ticker's task waits for
+    /// (with [`poll_cancelled`](Self::poll_cancelled)); the loom models' tasks await this.
+    #[cfg(all(test, runner_loom))]
     pub(crate) fn stop_requested(&self, run: u64) -> impl Future<Output = ()> + '_ {
         self.until(move |inner| Self::cancelled(inner, run).then_some(()))
     }
@@ -250,14 +252,16 @@ impl<S> Control<S> {
         inner.signal.get_or_insert_with(new).clone()
     }
 
-    /// Records how one tick's run ended; the ticker goes on.
-    pub(crate) fn record(&self, report: RunReport) -> Flip {
+    /// Records how one tick's run ended (the ticker goes on), and takes the new period asked for
+    /// during the run, if any: one critical section per tick.
+    pub(crate) fn record(&self, report: RunReport) -> (Flip, Option<(Instant, Duration)>) {
         let mut inner = self.lock();
         inner.stats.record(report.kind, report.started, report.took);
         if let Some(error) = report.error {
             inner.errors.record(error);
         }
-        inner.gauge.record(report.kind == RunKind::Succeeded)
+        let flip = inner.gauge.record(report.kind == RunKind::Succeeded);
+        (flip, inner.reset.take())
     }
 
     /// A new period from inside a run, at `at`: the next tick is due one new period later.
@@ -271,11 +275,6 @@ impl<S> Control<S> {
         inner.period = Some(period);
         inner.reset = Some((at, period));
         true
-    }
-
-    /// The new period asked for during the last run, if any.
-    pub(crate) fn take_reset(&self) -> Option<(Instant, Duration)> {
-        self.lock().reset.take()
     }
 
     pub(crate) fn period(&self) -> Option<Duration> {

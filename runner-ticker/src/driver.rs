@@ -1,18 +1,27 @@
-//! The task of one run of a ticker: it sleeps until the next tick is due (and nothing else: no
-//! background wake-ups), runs the function, records how the run ended, and goes on until the
-//! ticker is asked to stop. A stop cancels the run in progress and gives it the stop timeout to
-//! end before it is dropped.
+//! [`Drive`]: the task of one run of a ticker. It sleeps until the next tick is due (and nothing
+//! else: no background wake-ups), runs the function, records how the run ended, and goes on
+//! until the ticker is asked to stop. A stop cancels the run in progress and gives it the stop
+//! timeout to end before it is dropped.
+//!
+//! A hand-written future, so an idle ticker costs little: one timer serves the next tick, the
+//! per-run timeout and the stop's grace period in turn; one waiter key serves the whole run; and
+//! one critical section per tick records the run and picks up a period change.
 
-use core::pin::pin;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, ready};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pin_project_lite::pin_project;
+use runner_core::Panicked;
+use tokio::time::Sleep;
 use tracing::Instrument;
 
 use crate::catch_unwind::{CatchUnwind, call};
 use crate::context::TickContext;
 use crate::control::RunReport;
-use crate::error::Error;
+use crate::error::{BoxError, Error};
 use crate::schedule::{Plan, Tick};
 use crate::shared::{Shared, TickFn, now};
 use crate::stats::{Flip, RunKind};
@@ -26,119 +35,271 @@ pub(crate) fn spawn<F: TickFn>(shared: Arc<Shared<F>>, run: u64, started: Instan
         runner.name = %shared.config.name,
         run,
     );
+    let drive = Drive::new(shared, run, started);
     if span.is_disabled() {
-        tokio::spawn(drive(shared, run, started));
+        tokio::spawn(drive);
     } else {
-        tokio::spawn(drive(shared, run, started).instrument(span));
+        tokio::spawn(drive.instrument(span));
     }
 }
 
-async fn drive<F: TickFn>(shared: Arc<Shared<F>>, run: u64, started: Instant) {
-    let config = &shared.config;
-    let control = &shared.control;
-    let mut plan = Plan::new(
-        &config.every,
-        control.period(),
-        started,
-        config.first_run,
-        config.missed_ticks,
-    );
-    let mut jitter = Jitter::new(config.jitter);
-    let aborted = loop {
-        let Some(due) = plan.due() else {
-            // A cron schedule with no further occurrence: nothing to do but wait for the stop.
-            control.stop_requested(run).await;
-            break None;
-        };
-        let start_at = due + jitter.sample();
-        tokio::select! {
-            biased;
-            () = control.stop_requested(run) => break None,
-            () = tokio::time::sleep_until(start_at.into()) => {}
+pin_project! {
+    /// What the task is doing.
+    #[project = PhaseProj]
+    enum Phase<W> {
+        /// Waiting for the next tick; the timer is set to its start.
+        Waiting,
+        /// Running the function for `tick`; the timer is set to the run timeout, or to the stop's
+        /// grace period once `stopping`, if `timed` says it is set at all.
+        Running {
+            #[pin]
+            work: CatchUnwind<W>,
+            tick: Tick,
+            started: Instant,
+            timed: bool,
+        },
+        /// The run has been reported finished.
+        Done,
+    }
+}
+
+pin_project! {
+    /// The task of run `run` of a ticker.
+    #[must_use = "futures do nothing unless polled"]
+    #[project = DriveProj]
+    pub(crate) struct Drive<F>
+    where
+        F: TickFn,
+    {
+        shared: Arc<Shared<F>>,
+        run: u64,
+        plan: Plan,
+        jitter: Jitter,
+        // Our waker's key in the control plane, for the stop request.
+        stop_key: Option<u64>,
+        // Set once the stop request has been seen.
+        stopping: bool,
+        #[pin]
+        timer: Sleep,
+        #[pin]
+        phase: Phase<F::Run>,
+    }
+
+    impl<F> PinnedDrop for Drive<F>
+    where
+        F: TickFn,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            this.shared.control.forget(this.stop_key);
         }
-        let tick = plan.fire(now());
-        let ended = run_tick(&shared, run, tick).await;
-        match control.record(ended.report) {
-            Flip::None => {}
-            Flip::BecameUnhealthy => {
-                tracing::warn!(target: "runner::ticker", health = %control.gauge_health(), "runner.health: unhealthy");
+    }
+}
+
+impl<F: TickFn> Drive<F> {
+    fn new(shared: Arc<Shared<F>>, run: u64, started: Instant) -> Self {
+        let config = &shared.config;
+        let plan = Plan::new(
+            &config.every,
+            shared.control.period(),
+            started,
+            config.first_run,
+            config.missed_ticks,
+        );
+        let mut jitter = Jitter::new(config.jitter);
+        // A schedule with no next occurrence waits for the stop only: a timer far away.
+        let first = plan
+            .due()
+            .map_or(far_future(started), |due| due + jitter.sample());
+        Drive {
+            shared,
+            run,
+            plan,
+            jitter,
+            stop_key: None,
+            stopping: false,
+            timer: tokio::time::sleep_until(first.into()),
+            phase: Phase::Waiting,
+        }
+    }
+}
+
+impl<F: TickFn> Future for Drive<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let shared = &**this.shared;
+        let config = &shared.config;
+        let run = *this.run;
+
+        // One check (and one registration) for the stop request per poll, until it comes.
+        if !*this.stopping
+            && shared
+                .control
+                .poll_cancelled(run, this.stop_key, cx)
+                .is_ready()
+        {
+            *this.stopping = true;
+            if let PhaseProj::Running { timed, .. } = this.phase.as_mut().project() {
+                // The run's token has fired: it has the stop timeout to end.
+                *timed = true;
+                let grace = now() + config.stop_timeout;
+                this.timer.as_mut().reset(tokio_instant(grace));
             }
-            Flip::BecameHealthy => {
-                tracing::info!(target: "runner::ticker", "runner.health: healthy again");
+        }
+
+        loop {
+            match this.phase.as_mut().project() {
+                PhaseProj::Done => return Poll::Ready(()),
+                PhaseProj::Waiting => {
+                    if *this.stopping {
+                        finish(shared, run, None);
+                        this.phase.set(Phase::Done);
+                        continue;
+                    }
+                    ready!(this.timer.as_mut().poll(cx));
+                    let started = now();
+                    let tick = this.plan.fire(started);
+                    let lateness = started.saturating_duration_since(tick.scheduled);
+                    tracing::trace!(target: "runner::ticker", seq = tick.seq, ?lateness, "runner.tick");
+                    let context = TickContext::new(
+                        Arc::clone(this.shared) as _,
+                        run,
+                        tick.seq,
+                        tick.scheduled.into(),
+                    );
+                    match call(|| shared.function.call(context)) {
+                        Err(panic) => {
+                            let outcome = Err(Error::Panicked {
+                                seq: tick.seq,
+                                panic,
+                            });
+                            ended(
+                                shared,
+                                this.plan,
+                                this.jitter,
+                                this.timer.as_mut(),
+                                outcome,
+                                started,
+                            );
+                        }
+                        Ok(work) => {
+                            let timed = config.run_timeout.is_some();
+                            if let Some(limit) = config.run_timeout {
+                                this.timer.as_mut().reset(tokio_instant(started + limit));
+                            }
+                            this.phase.set(Phase::Running {
+                                work: CatchUnwind::new(work),
+                                tick,
+                                started,
+                                timed,
+                            });
+                        }
+                    }
+                }
+                PhaseProj::Running {
+                    work,
+                    tick,
+                    started,
+                    timed,
+                } => {
+                    let (seq, started, timed) = (tick.seq, *started, *timed);
+                    let outcome = match work.poll(cx) {
+                        Poll::Ready(end) => outcome(seq, end),
+                        Poll::Pending => {
+                            if !timed || this.timer.as_mut().poll(cx).is_pending() {
+                                return Poll::Pending;
+                            }
+                            if *this.stopping {
+                                // The stop's grace period is over: drop the run, then finish.
+                                this.phase.set(Phase::Waiting);
+                                let grace = config.stop_timeout;
+                                tracing::warn!(target: "runner::ticker", seq, ?grace, "runner.aborted: run outlived the stop timeout");
+                                let _ = shared.control.record(RunReport {
+                                    kind: RunKind::TimedOut,
+                                    error: None,
+                                    started,
+                                    took: now().saturating_duration_since(started),
+                                });
+                                finish(shared, run, Some(Error::Aborted { seq, grace }));
+                                this.phase.set(Phase::Done);
+                                continue;
+                            }
+                            let after = config.run_timeout.unwrap_or_default();
+                            Err(Error::TimedOut { seq, after })
+                        }
+                    };
+                    // The run has ended (or timed out and is dropped here).
+                    this.phase.set(Phase::Waiting);
+                    ended(
+                        shared,
+                        this.plan,
+                        this.jitter,
+                        this.timer.as_mut(),
+                        outcome,
+                        started,
+                    );
+                }
             }
         }
-        if ended.stopping {
-            break ended.aborted;
-        }
-        if let Some((at, period)) = control.take_reset() {
-            plan.reset(at, period);
-        }
+    }
+}
+
+/// A tick's run has ended: records it, applies a period change, and sets the timer to the next
+/// tick (unless the ticker is stopping, when the next poll of `Waiting` finishes the run).
+fn ended<F: TickFn>(
+    shared: &Shared<F>,
+    plan: &mut Plan,
+    jitter: &mut Jitter,
+    timer: Pin<&mut Sleep>,
+    outcome: Result<(), Error>,
+    started: Instant,
+) {
+    let kind = match &outcome {
+        Ok(()) => RunKind::Succeeded,
+        Err(Error::TimedOut { .. }) => RunKind::TimedOut,
+        Err(Error::Panicked { .. }) => RunKind::Panicked,
+        Err(_) => RunKind::Failed,
     };
-    if control.finish(run, aborted) {
+    if let Err(error) = &outcome {
+        tracing::debug!(target: "runner::ticker", %error, "runner.tick: failed");
+    }
+    let (flip, reset) = shared.control.record(RunReport {
+        kind,
+        error: outcome.err(),
+        started,
+        took: now().saturating_duration_since(started),
+    });
+    match flip {
+        Flip::None => {}
+        Flip::BecameUnhealthy => {
+            tracing::warn!(target: "runner::ticker", health = %shared.control.gauge_health(), "runner.health: unhealthy");
+        }
+        Flip::BecameHealthy => {
+            tracing::info!(target: "runner::ticker", "runner.health: healthy again");
+        }
+    }
+    if let Some((at, period)) = reset {
+        plan.reset(at, period);
+    }
+    let next = plan
+        .due()
+        .map_or(far_future(started), |due| due + jitter.sample());
+    timer.reset(tokio_instant(next));
+}
+
+fn finish<F: TickFn>(shared: &Shared<F>, run: u64, aborted: Option<Error>) {
+    if shared.control.finish(run, aborted) {
         tracing::debug!(target: "runner::ticker", "runner.stopped");
     }
 }
 
-/// How one tick's run ended.
-struct Ended {
-    report: RunReport,
-    /// A stop request came during the run: the ticker ends after it.
-    stopping: bool,
-    /// The run outlived the stop timeout and was dropped.
-    aborted: Option<Error>,
-}
-
-/// Runs the function once for `tick`: under the per-run timeout, catching a panic, and cut short
-/// by a stop request, after which it has the stop timeout to end.
-async fn run_tick<F: TickFn>(shared: &Arc<Shared<F>>, run: u64, tick: Tick) -> Ended {
-    let config = &shared.config;
-    let seq = tick.seq;
-    let context = TickContext::new(Arc::clone(shared) as _, run, seq, tick.scheduled.into());
-    let started = now();
-    let lateness = started.saturating_duration_since(tick.scheduled);
-    tracing::trace!(target: "runner::ticker", seq, ?lateness, "runner.tick");
-    let mut stopping = false;
-    let mut aborted = None;
-    let outcome = match call(|| shared.function.call(context)) {
-        Err(panic) => Err(Error::Panicked { seq, panic }),
-        Ok(work) => {
-            let mut work = pin!(CatchUnwind::new(work));
-            let timed_out = Error::TimedOut {
-                seq,
-                after: config.run_timeout.unwrap_or_default(),
-            };
-            let ended = tokio::select! {
-                biased;
-                ended = work.as_mut() => Some(outcome(seq, ended)),
-                () = sleep_for(config.run_timeout) => return ended_with(started, Err(timed_out), false, None),
-                () = shared.control.stop_requested(run) => None,
-            };
-            match ended {
-                Some(outcome) => outcome,
-                None => {
-                    stopping = true;
-                    match tokio::time::timeout(config.stop_timeout, work).await {
-                        Ok(ended) => outcome(seq, ended),
-                        Err(_elapsed) => {
-                            aborted = Some(Error::Aborted {
-                                seq,
-                                grace: config.stop_timeout,
-                            });
-                            Ok(())
-                        }
-                    }
-                }
-            }
-        }
-    };
-    ended_with(started, outcome, stopping, aborted)
-}
-
 /// What the function's future ended with, as our error (at once, so the user's error type never
-/// has to be held, or be `Send`, across an await).
-fn outcome<E: Into<crate::error::BoxError>>(
+/// has to be stored).
+fn outcome<E: Into<BoxError>>(
     seq: u64,
-    ended: Result<Result<(), E>, runner_core::Panicked>,
+    ended: Result<Result<(), E>, Panicked>,
 ) -> Result<(), Error> {
     match ended {
         Ok(Ok(())) => Ok(()),
@@ -150,39 +311,14 @@ fn outcome<E: Into<crate::error::BoxError>>(
     }
 }
 
-fn ended_with(
-    started: Instant,
-    outcome: Result<(), Error>,
-    stopping: bool,
-    aborted: Option<Error>,
-) -> Ended {
-    let kind = match (&outcome, &aborted) {
-        (_, Some(_)) | (Err(Error::TimedOut { .. }), _) => RunKind::TimedOut,
-        (Err(Error::Panicked { .. }), _) => RunKind::Panicked,
-        (Err(_), _) => RunKind::Failed,
-        (Ok(()), None) => RunKind::Succeeded,
-    };
-    if let Err(error) = &outcome {
-        tracing::debug!(target: "runner::ticker", %error, "runner.tick: failed");
-    }
-    Ended {
-        report: RunReport {
-            kind,
-            error: outcome.err(),
-            started,
-            took: now().saturating_duration_since(started),
-        },
-        stopping,
-        aborted,
-    }
+fn tokio_instant(at: Instant) -> tokio::time::Instant {
+    tokio::time::Instant::from_std(at)
 }
 
-/// Sleeps for `limit`, or forever if there is none.
-async fn sleep_for(limit: Option<Duration>) {
-    match limit {
-        Some(limit) => tokio::time::sleep(limit).await,
-        None => std::future::pending().await,
-    }
+/// A deadline that never comes in practice (about 30 years), for a timer with nothing to wait
+/// for.
+fn far_future(from: Instant) -> Instant {
+    from + Duration::from_secs(86_400 * 365 * 30)
 }
 
 /// A uniform random delay in `[0, max]` per run.
