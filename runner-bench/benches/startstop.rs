@@ -24,20 +24,18 @@
 //! The goals (ours / baseline) are printed, not enforced: a missed goal still exits 0; a panic
 //! or an error exits non-zero.
 
-use std::error::Error;
 use std::hint::black_box;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
+use runner_bench::{BoxResult, Side, median, ratio, resident_bytes};
 use runner_core::{Runner, State, Status};
 use runner_startstop::{RunContext, StartStop};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-type BoxResult<T> = Result<T, Box<dyn Error>>;
 
 /// Cycles per side when `BENCH_CYCLES` is not set.
 const DEFAULT_CYCLES: usize = 20_000;
@@ -226,30 +224,6 @@ async fn latencies(cycles: usize) -> BoxResult<Latency> {
     Ok(Latency { ours, raw })
 }
 
-/// Which implementation a measurement is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    /// [`StartStop`].
-    Ours,
-    /// Raw tokio: a token and a spawned task.
-    Raw,
-}
-
-impl Side {
-    fn name(self) -> &'static str {
-        match self {
-            Side::Ours => "ours",
-            Side::Raw => "raw",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        [Side::Ours, Side::Raw]
-            .into_iter()
-            .find(|side| side.name() == name)
-    }
-}
-
 /// The memory medians, in bytes for all [`MEM_RUNNERS`] runners.
 #[derive(Debug)]
 struct Memory {
@@ -291,27 +265,6 @@ fn memory() -> BoxResult<Memory> {
         ours: median(&mut ours),
         raw: median(&mut raw),
     })
-}
-
-fn median(values: &mut [u64]) -> u64 {
-    values.sort_unstable();
-    values[values.len() / 2]
-}
-
-/// The resident set size of this process, in bytes, from `VmRSS` in `/proc/self/status`.
-fn resident_bytes() -> BoxResult<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .ok_or("/proc/self/status has no VmRSS line")?;
-    let kib = line
-        .trim()
-        .strip_suffix("kB")
-        .ok_or_else(|| format!("VmRSS is not in kB: {line:?}"))?
-        .trim()
-        .parse::<u64>()?;
-    Ok(kib * 1024)
 }
 
 /// Yields until `parked` reaches `target`: every task spawned so far sits in its token's
@@ -403,11 +356,6 @@ fn percentile(values: &mut [u64], p: usize) -> u64 {
     values.sort_unstable();
     let at = (values.len() * p / 100).min(values.len() - 1);
     values[at]
-}
-
-/// `ours / baseline`; both are far below 2^52, so the casts are exact.
-fn ratio(ours: u64, baseline: u64) -> f64 {
-    ours as f64 / baseline.max(1) as f64
 }
 
 fn print_table(cycles: usize, latency: &Latency, memory: &Memory) {

@@ -63,19 +63,17 @@
 //! non-zero.
 
 use std::collections::HashMap;
-use std::error::Error;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use runner_bench::{BoxResult, Side, median, ratio, resident_bytes};
 use runner_core::Runner;
 use runner_ticker::{TickContext, Ticker};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-
-type BoxResult<T> = Result<T, Box<dyn Error>>;
 
 /// The period of the tickers in the load phase.
 const LOAD_PERIOD: Duration = Duration::from_millis(10);
@@ -170,30 +168,6 @@ fn runtime() -> BoxResult<Runtime> {
         .worker_threads(WORKER_THREADS)
         .enable_time()
         .build()?)
-}
-
-/// Which implementation a measurement is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    /// [`Ticker`].
-    Ours,
-    /// Raw tokio: `interval_at` in a `select!` loop with a token, in a spawned task.
-    Raw,
-}
-
-impl Side {
-    fn name(self) -> &'static str {
-        match self {
-            Side::Ours => "ours",
-            Side::Raw => "raw",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        [Side::Ours, Side::Raw]
-            .into_iter()
-            .find(|side| side.name() == name)
-    }
 }
 
 /// How late run starts were: one histogram for all the tickers of a process, in 1 µs buckets.
@@ -459,22 +433,6 @@ fn per_thread(file: &str, parse: impl Fn(&str) -> BoxResult<u64>) -> BoxResult<u
     Ok(sum)
 }
 
-/// The resident set size of this process, in bytes, from `VmRSS` in `/proc/self/status`.
-fn resident_bytes() -> BoxResult<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .ok_or("/proc/self/status has no VmRSS line")?;
-    let kib = line
-        .trim()
-        .strip_suffix("kB")
-        .ok_or_else(|| format!("VmRSS is not in kB: {line:?}"))?
-        .trim()
-        .parse::<u64>()?;
-    Ok(kib * 1024)
-}
-
 /// What a child prints: one line of `key=value` pairs.
 fn report(pairs: &[(&str, u64)]) {
     let line = pairs
@@ -666,22 +624,6 @@ fn median_report(reports: &[Report]) -> Report {
             (key.clone(), median(&mut values))
         })
         .collect()
-}
-
-/// The median; the mean of the two middle values for an even count.
-fn median(values: &mut [u64]) -> u64 {
-    values.sort_unstable();
-    let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
-        values[mid - 1].midpoint(values[mid])
-    } else {
-        values[mid]
-    }
-}
-
-/// `ours / baseline`; both are far below 2^52, so the casts are exact.
-fn ratio(ours: u64, baseline: u64) -> f64 {
-    ours as f64 / baseline.max(1) as f64
 }
 
 /// `ours - baseline`, signed.
