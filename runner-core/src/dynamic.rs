@@ -1,28 +1,31 @@
-//! [`DynRunner`]: the object-safe twin of [`Runner`] + [`Status`].
+//! [`DynRunner`]: the object-safe twin of [`Runner`] + [`Status`] + [`ErrorHistory`].
 
 use core::future::Future;
 use core::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{Exit, Health, Readiness, Runner, SharedError, Snapshot, Status, Version};
+use crate::{
+    ErrorHistory, Exit, Health, Readiness, Runner, SharedError, Snapshot, Status, Version,
+};
 
 /// An owned, boxed, `Send` future, as returned by [`DynRunner`]'s methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The object-safe twin of [`Runner`] + [`Status`], so runners of different types can live in
-/// one collection.
+/// The object-safe twin of [`Runner`] + [`Status`] + [`ErrorHistory`], so runners of different
+/// types can live in one collection.
 ///
-/// Every `Runner + Status` implements it (blanket impl); errors are erased to [`SharedError`].
-/// You rarely call its `dyn_*` methods: `dyn DynRunner` implements [`Runner`] and [`Status`]
-/// itself, so `Box<dyn DynRunner>` and `Arc<dyn DynRunner>` are runners like any other, and the
-/// rules of both traits hold unchanged.
+/// Every `Runner + Status + ErrorHistory` whose recorded errors are sized implements it (blanket
+/// impl); errors are erased to [`SharedError`]. You rarely call its `dyn_*` methods:
+/// `dyn DynRunner` implements [`Runner`], [`Status`] and [`ErrorHistory`] itself (recording
+/// `dyn Error`), so `Box<dyn DynRunner>` and `Arc<dyn DynRunner>` are runners like any other, and
+/// the rules of all three traits hold unchanged.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::sync::Arc;
-/// use runner_core::{DynRunner, Runner, Status};
+/// use runner_core::{DynRunner, ErrorHistory, Runner, Status};
 ///
 /// async fn stop_all(runners: &[Arc<dyn DynRunner>]) -> Vec<runner_core::SharedError> {
 ///     let mut errors = Vec::new();
@@ -33,6 +36,14 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///         assert!(!runner.is_running());
 ///     }
 ///     errors
+/// }
+///
+/// fn report(runners: &[Arc<dyn DynRunner>]) {
+///     for runner in runners {
+///         if let Some(last) = runner.last_error() {
+///             eprintln!("{} errors, last: {last}", runner.error_count());
+///         }
+///     }
 /// }
 /// ```
 pub trait DynRunner: Send + Sync {
@@ -54,13 +65,25 @@ pub trait DynRunner: Send + Sync {
     fn dyn_health(&self) -> Health;
     /// [`Status::readiness`].
     fn dyn_readiness(&self) -> Readiness;
+    /// [`ErrorHistory::errors`], erased.
+    fn dyn_errors(&self) -> Vec<SharedError>;
+    /// [`ErrorHistory::last_error`], erased.
+    fn dyn_last_error(&self) -> Option<SharedError>;
+    /// [`ErrorHistory::error_count`].
+    fn dyn_error_count(&self) -> u64;
+    /// [`ErrorHistory::error_capacity`].
+    fn dyn_error_capacity(&self) -> usize;
 }
 
 fn share<E: std::error::Error + Send + Sync + 'static>(error: E) -> SharedError {
     Arc::new(error)
 }
 
-impl<T: Runner + Status> DynRunner for T {
+impl<T> DynRunner for T
+where
+    T: Runner + Status + ErrorHistory,
+    T::Recorded: Sized,
+{
     fn dyn_start(&self) -> BoxFuture<'_, Result<(), SharedError>> {
         let start = self.start();
         Box::pin(async move { start.await.map_err(share) })
@@ -98,6 +121,25 @@ impl<T: Runner + Status> DynRunner for T {
 
     fn dyn_readiness(&self) -> Readiness {
         self.readiness()
+    }
+
+    fn dyn_errors(&self) -> Vec<SharedError> {
+        self.errors()
+            .into_iter()
+            .map(|e| e as SharedError)
+            .collect()
+    }
+
+    fn dyn_last_error(&self) -> Option<SharedError> {
+        self.last_error().map(|e| e as SharedError)
+    }
+
+    fn dyn_error_count(&self) -> u64 {
+        self.error_count()
+    }
+
+    fn dyn_error_capacity(&self) -> usize {
+        self.error_capacity()
     }
 }
 
@@ -140,5 +182,25 @@ impl Status for dyn DynRunner + '_ {
 
     fn readiness(&self) -> Readiness {
         self.dyn_readiness()
+    }
+}
+
+impl ErrorHistory for dyn DynRunner + '_ {
+    type Recorded = dyn std::error::Error + Send + Sync + 'static;
+
+    fn errors(&self) -> Vec<SharedError> {
+        self.dyn_errors()
+    }
+
+    fn last_error(&self) -> Option<SharedError> {
+        self.dyn_last_error()
+    }
+
+    fn error_count(&self) -> u64 {
+        self.dyn_error_count()
+    }
+
+    fn error_capacity(&self) -> usize {
+        self.dyn_error_capacity()
     }
 }

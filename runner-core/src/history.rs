@@ -19,6 +19,8 @@ pub const DEFAULT_ERROR_CAPACITY: usize = 64;
 /// 3. [`error_count`](ErrorHistory::error_count) counts every error ever recorded, evicted or
 ///    not. It only grows.
 /// 4. The history is never cleared behind the caller's back: not by `start`, not by `restart`.
+/// 5. [`last_error`](ErrorHistory::last_error) is the most recent error retained: the last entry
+///    of [`errors`](ErrorHistory::errors), never the oldest.
 ///
 /// # Examples
 ///
@@ -33,13 +35,14 @@ pub const DEFAULT_ERROR_CAPACITY: usize = 64;
 /// }
 /// ```
 pub trait ErrorHistory: Send + Sync {
-    /// The type of one recorded error.
-    type Recorded: std::error::Error + Send + Sync + 'static;
+    /// The type of one recorded error. Unsized only for type-erased runners (the
+    /// [`DynRunner`](crate::DynRunner) twin records `dyn Error`).
+    type Recorded: std::error::Error + Send + Sync + ?Sized + 'static;
 
     /// The retained errors, oldest first; at most [`error_capacity`](ErrorHistory::error_capacity).
     fn errors(&self) -> Vec<Arc<Self::Recorded>>;
 
-    /// The most recent error, if any is retained.
+    /// The most recent error, if any is retained (rule 5).
     fn last_error(&self) -> Option<Arc<Self::Recorded>> {
         self.errors().pop()
     }

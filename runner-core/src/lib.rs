@@ -11,19 +11,23 @@
 //! | [`Runner`] | `start`, `stop` and `restart`, with their rules written out |
 //! | [`Status`] | [`State`], uptime, the last [`Exit`], [`Health`] and [`Readiness`], and an awaitable [`changed`](Status::changed) so nobody polls |
 //! | [`ErrorHistory`] | the bounded list of errors a runner recorded, with a total count that survives eviction; [`ErrorLog`] is a ready-made buffer for implementations |
-//! | [`WaitList`] | a ready-made list of the wakers waiting for a state change, for implementations of [`Status::changed`] |
-//! | [`DynRunner`] | the object-safe twin of `Runner + Status`, so different runners fit in one collection |
+//! | [`DynRunner`] | the object-safe twin of `Runner + Status + ErrorHistory`, so different runners fit in one collection |
 //! | [`conformance`] | (feature `conformance`) checks that any implementation can run against itself |
 //!
 //! # Implementing a runner
 //!
 //! The usual shape is a spawned task that owns the work, a cancellation signal, and a state
 //! cell that the task itself updates when the work ends. `start` spawns and publishes `Running`;
-//! `stop` signals and then *waits for the state to say `Stopped`*, which makes it cancel-safe for
-//! free: a dropped `stop` leaves the task to finish on its own, and the next `stop` waits again.
-//! The `runner-startstop` crate is exactly this, generalised; reach for it before writing your own.
+//! `stop` signals and then *waits for the task to say the run is over*, which makes it
+//! cancel-safe for free: a dropped `stop` leaves the task to finish on its own, and the next
+//! `stop` waits again. The task must also report an end nobody asked for (the work returned,
+//! failed or panicked, its runtime shut down), or every later `stop` waits for ever.
 //!
-//! Then run the [`conformance`] kit against your type in a test.
+//! That bookkeeping is easy to get subtly wrong, so it is written once, in the `runner-lifecycle`
+//! crate: implement its `Work` trait (a run function and an optional stop hook) and it gives you
+//! a runner that keeps every rule here. Reach for it before writing your own.
+//!
+//! Either way, run the [`conformance`] kit against your type in a test.
 //!
 //! # Crate features
 //!
@@ -50,7 +54,6 @@ mod health;
 mod history;
 mod runner;
 mod status;
-mod wait_list;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -62,12 +65,6 @@ pub use health::{Health, Readiness, Reason};
 pub use history::{DEFAULT_ERROR_CAPACITY, ErrorHistory, ErrorLog};
 pub use runner::Runner;
 pub use status::{Snapshot, State, Status, Version};
-pub use wait_list::{WaitList, WakeList};
-
-// The workspace README's examples are compiled and run as doc tests of this crate.
-#[cfg(all(doctest, feature = "conformance"))]
-#[doc = include_str!("../../README.md")]
-struct WorkspaceReadme;
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

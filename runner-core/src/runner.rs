@@ -34,16 +34,21 @@ use std::sync::Arc;
 ///    to end whatever it began.
 /// 6. `start` does not run the work itself: it returns while the work goes on (see *This is
 ///    wrong* below).
+/// 7. A runner that cannot start at all (no async runtime to spawn on, a bad configuration)
+///    returns `Err` as in rule 2; it never panics and never publishes `Running` first.
 ///
 /// ## [`stop`](Runner::stop)
 ///
 /// 1. `Ok(())` means everything the runner started has ended and its stop hook finished without
-///    error. The state is [`Stopped`](crate::State::Stopped).
+///    error. The state is idle: [`Stopped`](crate::State::Stopped), or
+///    [`Failed`](crate::State::Failed) when the run had already failed by itself before the stop
+///    arrived. A stop never masks a failure: [`last_exit`](crate::Status::last_exit) still tells
+///    it.
 /// 2. `Err(e)` means the runner is stopped all the same, and reports what went wrong on the way:
 ///    the stop hook failed or missed its deadline, or the work had to be aborted. The error is also
 ///    in the error history. Do not call `stop` again to retry: it is a no-op now.
 /// 3. On a runner that is not running (stopped or failed), `stop` is a no-op that returns
-///    `Ok(())`.
+///    `Ok(())` at once, also after the work ended by itself.
 /// 4. The stop hook is always awaited, under its own deadline, and is never cancelled early.
 /// 5. **Cancel safety.** Dropping the future does *not* cancel the stop: shutdown goes on in the
 ///    background, and a later `stop` waits for it to end. This is how a caller bounds `stop`:
@@ -55,7 +60,8 @@ use std::sync::Arc;
 ///
 /// Stop then start, as one call. The provided implementation awaits `stop`, returns its error
 /// without starting if there is one, and then awaits `start`. Both halves follow the rules above,
-/// so a dropped `restart` leaves the runner stopped or starting, never wedged.
+/// so a dropped `restart` leaves the runner stopped or starting, never wedged. A restart keeps the
+/// error history, like every other call.
 ///
 /// ## Drop
 ///
@@ -133,12 +139,13 @@ pub trait Runner: Send + Sync {
     ///
     /// # Errors
     ///
-    /// The runner could not start, or its work failed before it was ready. The runner is then
-    /// not running, holds nothing, and may be started again.
+    /// The runner could not start (for example, no async runtime), or its work failed before it
+    /// was ready. The runner is then not running, holds nothing, and may be started again.
     fn start(&self) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
     /// Stops the runner and resolves once everything it started has ended and its stop hook has
-    /// finished.
+    /// finished. The state is then idle (`Stopped`, or `Failed` if the run failed by itself
+    /// first).
     ///
     /// Idempotent: on a runner that is not running this is a no-op that returns `Ok(())`.
     /// Dropping the future does not cancel the stop: see rule 5 of the

@@ -159,13 +159,26 @@ impl fmt::Display for Snapshot {
 /// # The contract
 ///
 /// 1. [`snapshot`](Status::snapshot) is cheap, never blocks on the work, and never fails.
-/// 2. Every state change increases the [`Version`], and wakes every pending
-///    [`changed`](Status::changed) future. Watchers never need to poll.
-/// 3. A state is published before the call that caused it returns: after `start` returns `Ok`,
-///    the snapshot already says [`Running`](State::Running); after `stop` returns, it says
-///    [`Stopped`](State::Stopped).
-/// 4. [`uptime`](Status::uptime) is `Some` exactly while the state is `Running`.
-/// 5. [`health`](Status::health) and [`readiness`](Status::readiness) are *liveness* and
+/// 2. Every state change increases the [`Version`], and wakes *every* pending
+///    [`changed`](Status::changed) future, not just one. Watchers never need to poll.
+/// 3. A change of [`health`](Status::health) or [`readiness`](Status::readiness) from one kind to
+///    another (healthy, degraded, unhealthy; ready, not ready) is a change like a state change: it
+///    increases the version and wakes the waiters, even when the state stays the same. A
+///    supervisor learns that a running service turned unhealthy without polling. (A new reason
+///    text alone need not.)
+/// 4. [`changed(since)`](Status::changed) with a `since` older than the current version resolves
+///    at once: a change that happened while nobody waited is not lost.
+/// 5. A state is published before the call that caused it returns: after `start` returns `Ok`,
+///    the snapshot already says [`Running`](State::Running); after `stop` returns, it says an idle
+///    state: [`Stopped`](State::Stopped), or [`Failed`](State::Failed) when the run had already
+///    failed by itself before the stop arrived (a stop never masks a failure).
+/// 6. When the work ends by itself, the state leaves `Running` at once: `Stopped` with
+///    [`Exit::Completed`] if it returned without error, `Failed` with [`Exit::Failed`] or
+///    [`Exit::Panicked`] otherwise. Runners whose work is meant to go on after a failure (a
+///    ticker recording a failed tick) document that instead, and report it through
+///    [`health`](Status::health).
+/// 7. [`uptime`](Status::uptime) is `Some` exactly while the state is `Running`.
+/// 8. [`health`](Status::health) and [`readiness`](Status::readiness) are *liveness* and
 ///    *readiness* in the Kubernetes sense; the provided implementations derive both from the state
 ///    and the last exit.
 ///
@@ -185,11 +198,12 @@ pub trait Status: Send + Sync {
     /// The current state and its version.
     fn snapshot(&self) -> Snapshot;
 
-    /// Resolves with the current snapshot as soon as its version differs from `since`.
+    /// Resolves with the current snapshot as soon as its version differs from `since`: a change
+    /// of state, health or readiness (rules 2 and 3).
     ///
-    /// Resolves at once if the runner has already moved past `since`. Changes that happen while
-    /// nobody is waiting are not lost: the version tells that they happened. Cancel-safe:
-    /// dropping the future loses nothing.
+    /// Resolves at once if the runner has already moved past `since` (rule 4). Changes that
+    /// happen while nobody is waiting are not lost: the version tells that they happened.
+    /// Cancel-safe: dropping the future loses nothing.
     fn changed(&self, since: Version) -> impl Future<Output = Snapshot> + Send;
 
     /// How long the current run has lasted; `None` unless the state is

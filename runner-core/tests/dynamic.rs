@@ -5,9 +5,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::Reference;
+use common::{CAPACITY, Reference};
 use runner_core::conformance::Probe;
-use runner_core::{DynRunner, Exit, Health, Readiness, Runner, State, Status};
+use runner_core::{DynRunner, ErrorHistory, Exit, Health, Readiness, Runner, State, Status};
 
 /// Generic code that only knows the traits, used through every kind of pointer.
 async fn cycle(runner: impl Runner + Status) -> State {
@@ -62,8 +62,41 @@ async fn a_failed_run_is_visible_through_the_dyn_twin() {
     assert!(exit.is_failure());
     assert_eq!(
         exit.to_string(),
-        "failed: scripted failure from the conformance kit"
+        "failed: scripted failure #1 from the conformance kit"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_error_history_is_visible_through_the_dyn_twin() {
+    let probe = Probe::new();
+    let runners: Vec<Arc<dyn DynRunner>> = vec![
+        Arc::new(Reference::new(probe.clone(), None)),
+        Arc::new(Reference::new(Probe::new(), None)),
+    ];
+    probe.set_failing(true);
+    for n in 1..=CAPACITY as u64 + 1 {
+        runners[0].start().await.expect("start");
+        probe.entered_at_least(n).await;
+        runners[0].stop().await.expect("stop");
+    }
+    let failing = &runners[0];
+    assert_eq!(failing.error_count(), CAPACITY as u64 + 1);
+    assert_eq!(failing.error_capacity(), CAPACITY);
+    let errors: Vec<String> = failing.errors().iter().map(|e| e.to_string()).collect();
+    assert_eq!(errors.len(), CAPACITY);
+    assert_eq!(errors[0], "scripted failure #2 from the conformance kit");
+    let last = failing.last_error().expect("errors were recorded");
+    assert_eq!(
+        last.to_string(),
+        format!(
+            "scripted failure #{} from the conformance kit",
+            CAPACITY + 1
+        )
+    );
+    // The erased error is the runner's own, recoverable by downcasting.
+    assert!(last.downcast_ref::<common::RefError>().is_some());
+    assert_eq!(runners[1].error_count(), 0);
+    assert!(runners[1].last_error().is_none());
 }
 
 #[tokio::test(start_paused = true)]

@@ -76,10 +76,7 @@ async fn failing_shutdown() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("expected a failed exit, got {:?}", runner.last_exit()).into());
         };
         println!("cycle {cycle}: last exit: failed: {exit}");
-        assert_eq!(
-            exit.to_string(),
-            "start function failed: flush failed on shutdown"
-        );
+        assert_eq!(exit.to_string(), "run failed: flush failed on shutdown");
 
         // Both errors are in the history, the start function's first.
         let added: Vec<String> = errors_since(&runner, before)
@@ -90,8 +87,8 @@ async fn failing_shutdown() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(
             added,
             [
-                "start function failed: flush failed on shutdown",
-                "stop function failed: connection already closed",
+                "run failed: flush failed on shutdown",
+                "stop hook failed: connection already closed",
             ]
         );
         // Never cleared by a new run: the count only grows, the earlier cycle's errors stay.
@@ -99,9 +96,9 @@ async fn failing_shutdown() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(runner.errors().len(), usize::try_from(2 * cycle)?);
     }
     let all = runner.errors();
-    assert!(matches!(*all[0], Error::Start(_)));
+    assert!(matches!(*all[0], Error::Run(_)));
     assert!(matches!(*all[1], Error::Stop(_)));
-    assert!(matches!(*all[2], Error::Start(_)));
+    assert!(matches!(*all[2], Error::Run(_)));
     assert!(matches!(*all[3], Error::Stop(_)));
     Ok(())
 }

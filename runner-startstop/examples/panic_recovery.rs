@@ -71,9 +71,7 @@ async fn start_fn_panics() -> Result<(), Box<dyn std::error::Error>> {
 
     let errors = runner.errors();
     assert_eq!(errors.len(), 1);
-    assert!(
-        matches!(&*errors[0], Error::StartPanicked(p) if p.message() == "something went wrong!")
-    );
+    assert!(matches!(&*errors[0], Error::RunPanicked(p) if p.message() == "something went wrong!"));
     println!("recorded: {}", errors[0]);
     // The stop function still ran once for the run that panicked.
     assert_eq!(stop_calls.load(Ordering::SeqCst), 1);

@@ -105,7 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert!(exit_error.to_string().contains("\"poison\""));
     let last = worker.last_error().ok_or("the failure is in the history")?;
     println!("last error: {last}");
-    assert!(matches!(*last, Error::Start(_)));
+    assert!(matches!(*last, Error::Run(_)));
     assert!(last.to_string().contains("\"poison\""));
     assert_eq!(worker.error_count(), 1);
     // The stop function ran once for run 1 even though nobody called `stop()`.

@@ -1,21 +1,14 @@
 //! [`Builder`]: every setting of a [`StartStop`], validated at `build`.
 
 use core::fmt;
+use core::future::Future;
 use std::borrow::Cow;
 use std::time::Duration;
 
-use runner_core::DEFAULT_ERROR_CAPACITY;
+use runner_lifecycle::{BoxError, BuildError, Managed, ReadyWhen, RunContext};
 
 use crate::StartStop;
-use crate::error::BuildError;
-use crate::lifecycle::ReadyWhen;
-use crate::shared::{Config, Functions, StartFn, StopFn};
-
-/// The default [`Builder::stop_timeout`]: 5 s.
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The default [`Builder::exit_timeout`]: 2 s, as in the Go package this grew from.
-pub const DEFAULT_EXIT_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::functions::Functions;
 
 /// Builds a [`StartStop`] with settings other than the defaults. Made by
 /// [`StartStop::builder`].
@@ -47,58 +40,56 @@ pub const DEFAULT_EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 /// `S` and `T` are the types of the start and stop functions.
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct Builder<S, T> {
-    config: Config,
-    error_capacity: usize,
-    functions: Functions<S, T>,
+    inner: runner_lifecycle::Builder<Functions<S, T>>,
 }
 
 impl<S, T> Builder<S, T> {
     pub(crate) fn new(start: S, stop: T) -> Self {
         Builder {
-            config: Config {
-                name: Cow::Borrowed("startstop"),
-                stop_timeout: DEFAULT_STOP_TIMEOUT,
-                exit_timeout: DEFAULT_EXIT_TIMEOUT,
-                ready_when: ReadyWhen::Spawned,
-            },
-            error_capacity: DEFAULT_ERROR_CAPACITY,
-            functions: Functions { start, stop },
+            inner: Managed::builder(Functions { start, stop }).name("startstop"),
         }
     }
 
     /// The name used in tracing spans and events. Default: `"startstop"`.
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.config.name = name.into();
-        self
+    pub fn name(self, name: impl Into<Cow<'static, str>>) -> Self {
+        Builder {
+            inner: self.inner.name(name),
+        }
     }
 
     /// How long the stop function may run before it is dropped and `stop` reports
-    /// [`Error::StopTimedOut`](crate::Error::StopTimedOut). Default: [`DEFAULT_STOP_TIMEOUT`].
-    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
-        self.config.stop_timeout = timeout;
-        self
+    /// [`Error::StopTimedOut`](crate::Error::StopTimedOut). `Duration::MAX` means no limit.
+    /// Default: [`DEFAULT_STOP_TIMEOUT`](crate::DEFAULT_STOP_TIMEOUT).
+    pub fn stop_timeout(self, timeout: Duration) -> Self {
+        Builder {
+            inner: self.inner.stop_timeout(timeout),
+        }
     }
 
     /// How long the start function has to return after the stop function finished, before it
     /// is aborted and `stop` reports [`Error::Aborted`](crate::Error::Aborted). Zero aborts it at
-    /// once. Default: [`DEFAULT_EXIT_TIMEOUT`].
-    pub fn exit_timeout(mut self, timeout: Duration) -> Self {
-        self.config.exit_timeout = timeout;
-        self
+    /// once; `Duration::MAX` means no limit. Default:
+    /// [`DEFAULT_EXIT_TIMEOUT`](crate::DEFAULT_EXIT_TIMEOUT).
+    pub fn exit_timeout(self, timeout: Duration) -> Self {
+        Builder {
+            inner: self.inner.exit_timeout(timeout),
+        }
     }
 
     /// How many errors the history keeps (the total count is kept regardless). Default:
-    /// [`DEFAULT_ERROR_CAPACITY`].
-    pub fn error_capacity(mut self, capacity: usize) -> Self {
-        self.error_capacity = capacity;
-        self
+    /// [`DEFAULT_ERROR_CAPACITY`](runner_core::DEFAULT_ERROR_CAPACITY).
+    pub fn error_capacity(self, capacity: usize) -> Self {
+        Builder {
+            inner: self.inner.error_capacity(capacity),
+        }
     }
 
     /// When a run counts as running, and so when `start()` resolves. Default:
     /// [`ReadyWhen::Spawned`].
-    pub fn ready_when(mut self, when: ReadyWhen) -> Self {
-        self.config.ready_when = when;
-        self
+    pub fn ready_when(self, when: ReadyWhen) -> Self {
+        Builder {
+            inner: self.inner.ready_when(when),
+        }
     }
 
     /// Builds the runner.
@@ -107,39 +98,39 @@ impl<S, T> Builder<S, T> {
     ///
     /// [`BuildError::EmptyName`] for an empty name, [`BuildError::ZeroStopTimeout`] for a zero
     /// stop timeout.
-    #[allow(
-        private_bounds,
-        reason = "StartFn and StopFn are blanket-implemented for the Fn bounds of StartStop::builder"
-    )]
-    pub fn build(self) -> Result<StartStop, BuildError>
+    pub fn build<SF, SE, TF, TE>(self) -> Result<StartStop, BuildError>
     where
-        S: StartFn,
-        T: StopFn,
+        S: Fn(RunContext) -> SF + Send + Sync + 'static,
+        SF: Future<Output = Result<(), SE>> + Send + 'static,
+        SE: Into<BoxError> + 'static,
+        T: Fn() -> TF + Send + Sync + 'static,
+        TF: Future<Output = Result<(), TE>> + Send + 'static,
+        TE: Into<BoxError> + 'static,
     {
-        if self.config.name.is_empty() {
-            return Err(BuildError::EmptyName);
-        }
-        if self.config.stop_timeout.is_zero() {
-            return Err(BuildError::ZeroStopTimeout);
-        }
-        Ok(self.finish())
+        self.inner.build().map(StartStop::from_managed)
     }
 
-    /// Builds the runner from settings known to be valid.
-    pub(crate) fn finish(self) -> StartStop
+    /// Builds the runner from settings known to be valid (the defaults).
+    pub(crate) fn finish<SF, SE, TF, TE>(self) -> StartStop
     where
-        S: StartFn,
-        T: StopFn,
+        S: Fn(RunContext) -> SF + Send + Sync + 'static,
+        SF: Future<Output = Result<(), SE>> + Send + 'static,
+        SE: Into<BoxError> + 'static,
+        T: Fn() -> TF + Send + Sync + 'static,
+        TF: Future<Output = Result<(), TE>> + Send + 'static,
+        TE: Into<BoxError> + 'static,
     {
-        StartStop::from_parts(self.config, self.error_capacity, self.functions)
+        match self.inner.build() {
+            Ok(managed) => StartStop::from_managed(managed),
+            Err(error) => unreachable!("the default settings are valid: {error}"),
+        }
     }
 }
 
 impl<S, T> fmt::Debug for Builder<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
-            .field("config", &self.config)
-            .field("error_capacity", &self.error_capacity)
-            .finish_non_exhaustive()
+            .field("settings", &self.inner)
+            .finish()
     }
 }

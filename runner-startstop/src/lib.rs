@@ -27,7 +27,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The semantics table is on [`StartStop`]; the builder's defaults on [`Builder`].
+//! The semantics table is on [`StartStop`]; the builder's defaults on [`Builder`]. The engine
+//! underneath is runner-lifecycle's; the types re-exported from there ([`RunContext`],
+//! [`Cancelled`], [`ReadyWhen`], [`Error`], [`BuildError`]) are the ones you use with this crate.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -37,26 +39,17 @@
 )]
 
 mod builder;
-mod catch_unwind;
-mod context;
-mod control;
-mod driver;
-mod error;
-mod lifecycle;
-mod shared;
+mod functions;
 mod start_stop;
-mod sync;
-
-#[cfg(all(test, runner_loom))]
-mod tests;
 
 // The crate README's example is compiled and run as a doc test.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct Readme;
 
-pub use builder::{Builder, DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_TIMEOUT};
-pub use context::{Cancelled, RunContext};
-pub use error::{BoxError, BuildError, Error};
-pub use lifecycle::ReadyWhen;
+pub use builder::Builder;
+pub use runner_lifecycle::{
+    BoxError, BuildError, Cancelled, DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_TIMEOUT, Error, ReadyWhen,
+    RunContext,
+};
 pub use start_stop::StartStop;

@@ -1,18 +1,13 @@
 //! [`StartStop`]: a start function and a stop function, as a [`Runner`].
 
 use core::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use runner_core::{ErrorHistory, Exit, Runner, Snapshot, Status, Version};
-
-use std::sync::Arc;
+use runner_core::{ErrorHistory, Exit, Health, Runner, Snapshot, Status, Version};
+use runner_lifecycle::{BoxError, Error, Managed, RunContext};
 
 use crate::builder::Builder;
-use crate::context::RunContext;
-use crate::control::{Begin, Control};
-use crate::error::{BoxError, Error};
-use crate::lifecycle::ReadyWhen;
-use crate::shared::{Config, Engine, Functions, Shared, StartFn, StopFn, now};
 
 /// A [`Runner`] made of a long-running **start function** (it runs until the service ends: a
 /// server's serve loop, a queue consumer) and a graceful **stop function** (the server's
@@ -22,24 +17,27 @@ use crate::shared::{Config, Engine, Functions, Shared, StartFn, StopFn, now};
 /// [`RunContext`]. `stop` cancels the context's token, runs the stop function once under its
 /// deadline while the start function winds down, gives the start function its grace period, and
 /// aborts it if it must. It implements [`Runner`], [`Status`] and [`ErrorHistory`], and passes
-/// the runner-core conformance kit.
+/// the runner-core conformance kit. It is runner-lifecycle's
+/// [`Managed`](runner_lifecycle::Managed) runner, made of closures.
 ///
 /// | event | what happens | state after |
 /// |-------|--------------|-------------|
 /// | `start` while running | no-op, `Ok` | `Running` |
+/// | `start` outside a tokio runtime | [`Error::NoRuntime`], recorded; nothing starts | `Stopped` |
 /// | `stop` while stopped or failed | no-op, `Ok` | unchanged |
 /// | start function returns `Ok` by itself | exit `Completed`; stop function run once | `Stopped` |
 /// | start function returns `Err` by itself | exit `Failed`, error recorded; stop function run once | `Failed` |
-/// | start function panics | exit `Panicked`, [`Error::StartPanicked`] recorded with the message; process unharmed | `Failed` |
+/// | start function panics | exit `Panicked`, [`Error::RunPanicked`] recorded with the message; process unharmed | `Failed` |
 /// | start function returns `Err` while being stopped | exit `Failed`, error recorded; `stop` returns the stop function's result | `Stopped` |
 /// | stop function fails, panics or exceeds `stop_timeout` | recorded, returned from `stop` | `Stopped` |
 /// | start function outlives `exit_timeout` after the stop function | its future is dropped (aborted); exit `Failed` with [`Error::Aborted`], recorded and returned from `stop` | `Stopped` |
+/// | the runtime running it shuts down | [`Error::Abandoned`] recorded; a later `stop` returns it at once | `Failed` (`Stopped` if a stop was asked) |
 /// | a `stop` future is dropped (a caller's timeout) | the stop goes on in the run's task; the next `stop` waits for it | `Stopping`, then `Stopped` |
 /// | the `StartStop` is dropped while running | the run is told to stop; its stop function still runs | — |
 ///
 /// Aborting drops the start function's future; tasks it spawned itself only see the cancelled
 /// token, so give them the token (or a child of it). The longest a `stop` can take is
-/// `stop_timeout + exit_timeout`.
+/// `stop_timeout + exit_timeout`; `Duration::MAX` for either means no limit.
 ///
 /// # Examples
 ///
@@ -63,7 +61,7 @@ use crate::shared::{Config, Engine, Functions, Shared, StartFn, StopFn, now};
 /// ```
 #[derive(Debug)]
 pub struct StartStop {
-    engine: Arc<dyn Engine>,
+    managed: Managed,
 }
 
 impl StartStop {
@@ -72,12 +70,11 @@ impl StartStop {
     where
         S: Fn(RunContext) -> SF + Send + Sync + 'static,
         SF: Future<Output = Result<(), SE>> + Send + 'static,
-        SE: Into<BoxError>,
+        SE: Into<BoxError> + 'static,
         T: Fn() -> TF + Send + Sync + 'static,
         TF: Future<Output = Result<(), TE>> + Send + 'static,
-        TE: Into<BoxError>,
+        TE: Into<BoxError> + 'static,
     {
-        // The defaults are valid settings: nothing to check.
         Builder::new(start, stop).finish()
     }
 
@@ -86,34 +83,27 @@ impl StartStop {
     where
         S: Fn(RunContext) -> SF + Send + Sync + 'static,
         SF: Future<Output = Result<(), SE>> + Send + 'static,
-        SE: Into<BoxError>,
+        SE: Into<BoxError> + 'static,
         T: Fn() -> TF + Send + Sync + 'static,
         TF: Future<Output = Result<(), TE>> + Send + 'static,
-        TE: Into<BoxError>,
+        TE: Into<BoxError> + 'static,
     {
         Builder::new(start, stop)
     }
 
-    pub(crate) fn from_parts<S: StartFn, T: StopFn>(
-        config: Config,
-        error_capacity: usize,
-        functions: Functions<S, T>,
-    ) -> Self {
-        StartStop {
-            engine: Arc::new(Shared {
-                config,
-                control: Control::new(error_capacity),
-                functions,
-            }),
-        }
+    pub(crate) fn from_managed(managed: Managed) -> Self {
+        StartStop { managed }
     }
 
     /// The name given to the [`Builder`].
     #[must_use]
     pub fn name(&self) -> &str {
-        &self.engine.config().name
+        self.managed.name()
     }
 }
+
+// Everything below forwards to the managed runner: the behaviour is runner-lifecycle's, the
+// documentation (the table above) this crate's.
 
 impl Runner for StartStop {
     type Error = Error;
@@ -122,98 +112,66 @@ impl Runner for StartStop {
     ///
     /// # Errors
     ///
-    /// With [`ReadyWhen::Signalled`]: the start function's error or panic if it ended before
-    /// signalling ready, [`Error::EndedBeforeReady`] if it returned `Ok` before that, or
-    /// [`Error::StoppedBeforeReady`] if a `stop` came first.
-    ///
-    /// # Panics
-    ///
-    /// If called outside a tokio runtime, like `tokio::spawn`.
-    async fn start(&self) -> Result<(), Error> {
-        let engine = &self.engine;
-        let (config, control) = (engine.config(), engine.control());
-        let when = config.ready_when;
-        match control.begin_start(when, now).await {
-            Begin::AlreadyRunning => {
-                tracing::trace!(target: "runner::startstop", { runner.name = %config.name }, "runner.start: already running");
-                Ok(())
-            }
-            Begin::Spawn { run } => {
-                tracing::debug!(target: "runner::startstop", { runner.name = %config.name, run, ready_when = ?when }, "runner.starting");
-                Arc::clone(engine).spawn_run(run);
-                match when {
-                    ReadyWhen::Spawned => Ok(()),
-                    ReadyWhen::Signalled => control.ready_outcome(run).await,
-                }
-            }
-        }
+    /// [`Error::NoRuntime`] outside a tokio runtime. With
+    /// [`ReadyWhen::Signalled`](crate::ReadyWhen::Signalled): the start function's error or
+    /// panic if it ended before signalling ready, [`Error::EndedBeforeReady`] if it returned `Ok`
+    /// before that, or [`Error::StoppedBeforeReady`] if a `stop` came first.
+    fn start(&self) -> impl Future<Output = Result<(), Error>> + Send {
+        self.managed.start()
     }
 
     /// Stops the current run and waits for it to end. See the [contract](Runner#stop).
     ///
     /// # Errors
     ///
-    /// The stop function's error, panic or timeout, or [`Error::Aborted`] if the start function
-    /// had to be aborted. The runner is stopped all the same.
-    async fn stop(&self) -> Result<(), Error> {
-        let name = &self.engine.config().name;
-        self.engine
-            .control()
-            .stop(|run| {
-                tracing::debug!(target: "runner::startstop", { runner.name = %name, run }, "runner.stop: requested");
-            })
-            .await
+    /// The stop function's error, panic or timeout, [`Error::Aborted`] if the start function had
+    /// to be aborted, or [`Error::Abandoned`] if its runtime shut down under it. The runner is
+    /// stopped all the same.
+    fn stop(&self) -> impl Future<Output = Result<(), Error>> + Send {
+        self.managed.stop()
     }
 }
 
 impl Status for StartStop {
     fn snapshot(&self) -> Snapshot {
-        self.engine.control().snapshot()
+        self.managed.snapshot()
     }
 
     fn changed(&self, since: Version) -> impl Future<Output = Snapshot> + Send {
-        self.engine.control().changed(since)
+        self.managed.changed(since)
     }
 
     fn uptime(&self) -> Option<Duration> {
-        self.engine
-            .control()
-            .running_since()
-            .map(|since| now().saturating_duration_since(since))
+        self.managed.uptime()
     }
 
     fn last_exit(&self) -> Option<Exit> {
-        self.engine.control().last_exit()
+        self.managed.last_exit()
+    }
+
+    /// While running, what the start function reported with [`RunContext::set_health`]
+    /// (healthy if nothing); otherwise unhealthy (stopped, failed) or degraded (in transition).
+    fn health(&self) -> Health {
+        self.managed.health()
     }
 }
 
 impl ErrorHistory for StartStop {
     type Recorded = Error;
 
-    fn errors(&self) -> Vec<std::sync::Arc<Error>> {
-        self.engine.control().errors()
+    fn errors(&self) -> Vec<Arc<Error>> {
+        self.managed.errors()
     }
 
-    fn last_error(&self) -> Option<std::sync::Arc<Error>> {
-        self.engine.control().last_error()
+    fn last_error(&self) -> Option<Arc<Error>> {
+        self.managed.last_error()
     }
 
     fn error_count(&self) -> u64 {
-        self.engine.control().error_count()
+        self.managed.error_count()
     }
 
     fn error_capacity(&self) -> usize {
-        self.engine.control().error_capacity()
-    }
-}
-
-impl Drop for StartStop {
-    /// Tells a running run to stop; its driver task still runs the stop function.
-    fn drop(&mut self) {
-        // The first poll requests the stop; the driver finishes the rest on its own.
-        let stop = core::pin::pin!(self.engine.control().stop(|_| {}));
-        let _ = stop.poll(&mut core::task::Context::from_waker(
-            core::task::Waker::noop(),
-        ));
+        self.managed.error_capacity()
     }
 }

@@ -11,10 +11,8 @@ fn runner(probe: Probe, when: ReadyWhen) -> StartStop {
         move |run: RunContext| {
             let probe = probe.clone();
             async move {
-                let _alive = probe.enter();
                 run.ready();
-                run.cancelled().await;
-                probe.outcome()
+                probe.run(run.cancelled()).await
             }
         },
         || async { Ok::<_, Infallible>(()) },

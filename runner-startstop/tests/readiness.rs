@@ -55,14 +55,14 @@ async fn a_start_fn_failing_before_ready_fails_start_with_its_own_error() {
     let runner = signalled(|_run: RunContext| async { Err(io::Error::other("address in use")) });
     let began = Instant::now();
     let error = runner.start().await.unwrap_err();
-    assert_eq!(error.to_string(), "start function failed: address in use");
+    assert_eq!(error.to_string(), "run failed: address in use");
     // `start` returned once the run had ended: stop fn done, state and history final.
     assert_eq!(began.elapsed(), Duration::from_secs(1));
     assert_eq!(runner.state(), State::Failed);
     assert_eq!(runner.error_count(), 1);
     assert_eq!(
         runner.last_error().unwrap().to_string(),
-        "start function failed: address in use"
+        "run failed: address in use"
     );
 }
 
@@ -74,8 +74,8 @@ async fn a_panic_before_ready_fails_start_with_the_panic() {
         Ok(())
     });
     match runner.start().await {
-        Err(Error::StartPanicked(p)) => assert_eq!(p.message(), "config missing"),
-        other => panic!("expected StartPanicked, got {other:?}"),
+        Err(Error::RunPanicked(p)) => assert_eq!(p.message(), "config missing"),
+        other => panic!("expected RunPanicked, got {other:?}"),
     }
     assert_eq!(runner.state(), State::Failed);
     assert_eq!(runner.error_count(), 1);

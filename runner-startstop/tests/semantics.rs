@@ -80,9 +80,9 @@ async fn start_fn_failing_by_itself_ends_failed_with_the_error_recorded() {
     runner.wait_for(State::is_idle).await;
     assert_eq!(runner.state(), State::Failed);
     let exit = runner.last_exit().unwrap();
-    assert_eq!(exit.to_string(), "failed: start function failed: disk full");
+    assert_eq!(exit.to_string(), "failed: run failed: disk full");
     assert!(
-        matches!(&*runner.last_error().unwrap(), Error::Start(e) if e.to_string() == "disk full")
+        matches!(&*runner.last_error().unwrap(), Error::Run(e) if e.to_string() == "disk full")
     );
     assert_eq!(runner.error_count(), 1);
     assert_eq!(
@@ -92,7 +92,7 @@ async fn start_fn_failing_by_itself_ends_failed_with_the_error_recorded() {
     );
     assert_eq!(
         runner.health(),
-        Health::unhealthy("failed: start function failed: disk full")
+        Health::unhealthy("failed: run failed: disk full")
     );
     runner.stop().await.unwrap();
     assert_eq!(
@@ -123,7 +123,7 @@ async fn a_panic_in_the_start_fn_is_caught_with_its_message() {
     }
     assert!(matches!(
         &*runner.last_error().unwrap(),
-        Error::StartPanicked(_)
+        Error::RunPanicked(_)
     ));
     assert_eq!(stops.get(), 1);
     // The runner is usable again.
@@ -157,7 +157,7 @@ async fn a_failing_stop_fn_is_returned_and_recorded_and_the_runner_is_stopped() 
     let error = runner.stop().await.unwrap_err();
     assert_eq!(
         error.to_string(),
-        "stop function failed: connection already closed"
+        "stop hook failed: connection already closed"
     );
     assert_eq!(runner.state(), State::Stopped);
     assert!(matches!(runner.last_exit(), Some(Exit::Stopped)));
@@ -269,14 +269,14 @@ async fn an_abort_carries_the_stop_fns_own_error_as_its_source() {
     runner.start().await.unwrap();
     let error = runner.stop().await.unwrap_err();
     let source = std::error::Error::source(&error).expect("the stop fn's error is the source");
-    assert_eq!(source.to_string(), "stop function failed: flush failed");
+    assert_eq!(source.to_string(), "stop hook failed: flush failed");
     assert_eq!(runner.error_count(), 2, "both errors are recorded");
     let kinds: Vec<String> = runner.errors().iter().map(|e| e.to_string()).collect();
     assert_eq!(
         kinds,
         [
-            "stop function failed: flush failed",
-            "start function did not end within 100ms after the stop function and was aborted"
+            "stop hook failed: flush failed",
+            "run did not end within 100ms after the stop hook and was aborted"
         ]
     );
 }

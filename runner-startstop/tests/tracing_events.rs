@@ -112,7 +112,7 @@ async fn an_exit_by_itself_and_an_abort_are_traced() {
         events.take(),
         [
             "runner.starting",
-            "runner.exited: start function ended by itself",
+            "runner.exited: the run ended by itself",
             "runner.stop_hook: done",
             "runner.finished"
         ]
@@ -132,9 +132,9 @@ async fn an_exit_by_itself_and_an_abort_are_traced() {
         [
             "runner.starting",
             "runner.stop: requested",
-            "runner.winding_down: stop function started while the start function runs",
+            "runner.winding_down: stop hook started while the run winds down",
             "runner.stop_hook: done",
-            "runner.aborted: start function outlived its grace period",
+            "runner.aborted: the run outlived its grace period",
             "runner.finished"
         ]
     );

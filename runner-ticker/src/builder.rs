@@ -7,9 +7,10 @@ use std::time::Duration;
 use runner_core::DEFAULT_ERROR_CAPACITY;
 
 use crate::Ticker;
+use crate::config::Config;
 use crate::error::{BuildError, check_period};
 use crate::schedule::{Every, FirstRun, MissedTicks};
-use crate::shared::{Config, TickFn};
+use crate::shared::TickFn;
 
 /// The default [`Builder::stop_timeout`]: 5 s.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -88,15 +89,16 @@ impl<F> Builder<F> {
     }
 
     /// How long one run may take before it is dropped and recorded as
-    /// [`Error::TimedOut`](crate::Error::TimedOut). Default: no limit.
+    /// [`Error::TimedOut`](crate::Error::TimedOut). `Duration::MAX` is the same as no limit.
+    /// Default: no limit.
     pub fn run_timeout(mut self, timeout: Duration) -> Self {
         self.config.run_timeout = Some(timeout);
         self
     }
 
     /// How long a run in progress has to end after a stop request (its token fires) before it is
-    /// dropped, and `stop` returns [`Error::Aborted`](crate::Error::Aborted). Default:
-    /// [`DEFAULT_STOP_TIMEOUT`].
+    /// dropped, and `stop` returns [`Error::Aborted`](crate::Error::Aborted). `Duration::MAX`
+    /// means no limit. Default: [`DEFAULT_STOP_TIMEOUT`].
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.config.stop_timeout = timeout;
         self

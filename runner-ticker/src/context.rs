@@ -1,19 +1,22 @@
-//! [`TickContext`]: what the function gets on every tick, and [`Cancelled`], the future of its
-//! cancellation.
+//! [`TickContext`]: what the function gets on every tick.
 
 use core::fmt;
-use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll};
 use std::sync::Arc;
 use std::time::Duration;
 
+use runner_lifecycle::Cancelled;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::control::Control;
 use crate::error::{BuildError, check_period};
-use crate::shared::{Engine, now};
+use crate::state::{TickControl, Ticking};
+
+/// What a tick's context reaches: the control plane and the ticker's name, whatever the
+/// function.
+pub(crate) trait Scope: Send + Sync + 'static {
+    fn control(&self) -> &TickControl;
+    fn name(&self) -> &str;
+}
 
 /// Handed to the function for one tick: which tick it is and when it was due, a way to learn
 /// that the ticker is being stopped, and a way to change the period.
@@ -38,16 +41,16 @@ use crate::shared::{Engine, now};
 /// ```
 #[derive(Clone)]
 pub struct TickContext {
-    engine: Arc<dyn Engine>,
+    scope: Arc<dyn Scope>,
     run: u64,
     seq: u64,
     scheduled: Instant,
 }
 
 impl TickContext {
-    pub(crate) fn new(engine: Arc<dyn Engine>, run: u64, seq: u64, scheduled: Instant) -> Self {
+    pub(crate) fn new(scope: Arc<dyn Scope>, run: u64, seq: u64, scheduled: Instant) -> Self {
         TickContext {
-            engine,
+            scope,
             run,
             seq,
             scheduled,
@@ -70,11 +73,12 @@ impl TickContext {
     /// The period in force, or `None` for a cron schedule.
     #[must_use]
     pub fn period(&self) -> Option<Duration> {
-        self.engine.control().period()
+        self.scope.control().period()
     }
 
     /// Changes the period, as Go's `Ticker.Reset` does: the next tick is due one new period
     /// after this call, and every new period after that. The run in progress is not affected.
+    /// `Duration::MAX` is accepted and means "no further tick" in practice.
     ///
     /// # Errors
     ///
@@ -82,26 +86,26 @@ impl TickContext {
     /// [`BuildError::NoPeriod`] on a cron schedule; the schedule is then unchanged.
     pub fn set_period(&self, period: Duration) -> Result<(), BuildError> {
         check_period(period)?;
-        if !self.engine.control().set_period(now(), period) {
+        if !self
+            .scope
+            .control()
+            .set_period(runner_lifecycle::now(), period)
+        {
             return Err(BuildError::NoPeriod);
         }
-        tracing::debug!(target: "runner::ticker", { runner.name = %self.engine.config().name, ?period }, "runner.period: changed from inside a run");
+        tracing::debug!(target: "runner::ticker", { runner.name = %self.scope.name(), ?period }, "runner.period: changed from inside a run");
         Ok(())
     }
 
     /// Resolves when the ticker is asked to stop (or dropped).
     pub fn cancelled(&self) -> Cancelled<'_> {
-        Cancelled {
-            control: self.engine.control(),
-            run: self.run,
-            key: None,
-        }
+        Cancelled::new(self.scope.control(), self.run)
     }
 
     /// `true` once the ticker has been asked to stop.
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
-        self.engine.control().is_cancelled(self.run)
+        self.scope.control().is_cancelled(self.run)
     }
 
     /// A token cancelled when the ticker is asked to stop: pass it, or child tokens of it, to
@@ -109,50 +113,16 @@ impl TickContext {
     /// until the ticker stops, so a function that never asks pays nothing for it.
     #[must_use]
     pub fn token(&self) -> CancellationToken {
-        self.engine
-            .control()
-            .signal(self.run, CancellationToken::new)
+        self.scope.control().token(self.run)
     }
 }
 
 impl fmt::Debug for TickContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TickContext")
-            .field("ticker", &self.engine.config().name)
+            .field("ticker", &self.scope.name())
             .field("seq", &self.seq)
             .field("scheduled", &self.scheduled)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Future returned by [`TickContext::cancelled`]: resolves when the ticker is asked to stop.
-/// Cancel-safe: dropping it leaves nothing behind.
-#[must_use = "futures do nothing unless polled"]
-pub struct Cancelled<'a> {
-    control: &'a Control<CancellationToken>,
-    run: u64,
-    key: Option<u64>,
-}
-
-impl Future for Cancelled<'_> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
-        this.control.poll_cancelled(this.run, &mut this.key, cx)
-    }
-}
-
-impl Drop for Cancelled<'_> {
-    fn drop(&mut self) {
-        self.control.forget(&mut self.key);
-    }
-}
-
-impl fmt::Debug for Cancelled<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cancelled")
-            .field("run", &self.run)
             .finish_non_exhaustive()
     }
 }

@@ -6,6 +6,10 @@
 //! A hand-written future, so an idle ticker costs little: one timer serves the next tick, the
 //! per-run timeout and the stop's grace period in turn; one waiter key serves the whole run; and
 //! one critical section per tick records the run and picks up a period change.
+//!
+//! Every deadline saturates (`Duration::MAX` is "no limit"), and the task is spawned guarded: if
+//! it panics or is dropped with its runtime, the ticker's run ends as a recorded fault instead of
+//! a live state with no task behind it.
 
 use core::future::Future;
 use core::pin::Pin;
@@ -14,16 +18,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pin_project_lite::pin_project;
-use runner_core::Panicked;
+use runner_core::{Exit, Panicked};
+use runner_lifecycle::catch_unwind::call;
+use runner_lifecycle::control::Report;
+use runner_lifecycle::{CatchUnwind, deadline, now, task};
 use tokio::time::Sleep;
 use tracing::Instrument;
 
-use crate::catch_unwind::{CatchUnwind, call};
 use crate::context::TickContext;
-use crate::control::RunReport;
 use crate::error::{BoxError, Error};
 use crate::schedule::{Plan, Tick};
-use crate::shared::{Shared, TickFn, now};
+use crate::shared::{Shared, TickFn};
+use crate::state::{RunReport, Ticking};
 use crate::stats::{Flip, RunKind};
 
 /// Spawns the task of run `run`, which began at `started`. The span is attached only when some
@@ -35,11 +41,19 @@ pub(crate) fn spawn<F: TickFn>(shared: Arc<Shared<F>>, run: u64, started: Instan
         runner.name = %shared.config.name,
         run,
     );
+    let on_fault = {
+        let shared = Arc::clone(&shared);
+        move |fault| {
+            if let Some((exit, state)) = shared.control.fault(run, fault) {
+                tracing::error!(target: "runner::ticker", { runner.name = %shared.config.name, run, %exit, %state }, "runner.faulted: the ticker's task ended without finishing its run");
+            }
+        }
+    };
     let drive = Drive::new(shared, run, started);
     if span.is_disabled() {
-        tokio::spawn(drive);
+        task::spawn(drive, on_fault);
     } else {
-        tokio::spawn(drive.instrument(span));
+        task::spawn(drive.instrument(span), on_fault);
     }
 }
 
@@ -107,10 +121,7 @@ impl<F: TickFn> Drive<F> {
             config.missed_ticks,
         );
         let mut jitter = Jitter::new(config.jitter);
-        // A schedule with no next occurrence waits for the stop only: a timer far away.
-        let first = plan
-            .due()
-            .map_or(far_future(started), |due| due + jitter.sample());
+        let first = next_due(&plan, &mut jitter, started);
         Drive {
             shared,
             run,
@@ -144,7 +155,7 @@ impl<F: TickFn> Future for Drive<F> {
             if let PhaseProj::Running { timed, .. } = this.phase.as_mut().project() {
                 // The run's token has fired: it has the stop timeout to end.
                 *timed = true;
-                let grace = now() + config.stop_timeout;
+                let grace = deadline::after(now(), config.stop_timeout);
                 this.timer.as_mut().reset(tokio_instant(grace));
             }
         }
@@ -187,7 +198,8 @@ impl<F: TickFn> Future for Drive<F> {
                         Ok(work) => {
                             let timed = config.run_timeout.is_some();
                             if let Some(limit) = config.run_timeout {
-                                this.timer.as_mut().reset(tokio_instant(started + limit));
+                                let limit = deadline::after(started, limit);
+                                this.timer.as_mut().reset(tokio_instant(limit));
                             }
                             this.phase.set(Phase::Running {
                                 work: CatchUnwind::new(work),
@@ -283,15 +295,36 @@ fn ended<F: TickFn>(
     if let Some((at, period)) = reset {
         plan.reset(at, period);
     }
-    let next = plan
-        .due()
-        .map_or(far_future(started), |due| due + jitter.sample());
-    timer.reset(tokio_instant(next));
+    timer.reset(tokio_instant(next_due(plan, jitter, started)));
 }
 
+/// When the next run starts: the next tick's due time plus this run's jitter, or, for a schedule
+/// with no next occurrence, a timer far away (the task then waits for the stop only).
+fn next_due(plan: &Plan, jitter: &mut Jitter, from: Instant) -> Instant {
+    plan.due().map_or(deadline::far_future(from), |due| {
+        deadline::after(due, jitter.sample())
+    })
+}
+
+/// The ticker's run is over, because it was asked to stop: publishes `Stopped`. `aborted` is the
+/// error of a tick that had to be dropped at the stop's deadline; `stop` returns it.
 fn finish<F: TickFn>(shared: &Shared<F>, run: u64, aborted: Option<Error>) {
-    if shared.control.finish(run, aborted) {
-        tracing::debug!(target: "runner::ticker", "runner.stopped");
+    let finished = shared.control.finish(run, |_facts, errors, state| {
+        state.forget_reset();
+        match aborted {
+            Some(error) => {
+                let recorded = errors.record(error);
+                Report {
+                    exit: Exit::Failed(recorded.clone()),
+                    start_error: None,
+                    stop_result: Err((*recorded).clone()),
+                }
+            }
+            None => Report::ok(Exit::Stopped),
+        }
+    });
+    if let Some((exit, state)) = finished {
+        tracing::debug!(target: "runner::ticker", %exit, %state, "runner.stopped");
     }
 }
 
@@ -313,12 +346,6 @@ fn outcome<E: Into<BoxError>>(
 
 fn tokio_instant(at: Instant) -> tokio::time::Instant {
     tokio::time::Instant::from_std(at)
-}
-
-/// A deadline that never comes in practice (about 30 years), for a timer with nothing to wait
-/// for.
-fn far_future(from: Instant) -> Instant {
-    from + Duration::from_secs(86_400 * 365 * 30)
 }
 
 /// A uniform random delay in `[0, max]` per run.

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use runner_core::{Panicked, SharedError};
+use runner_lifecycle::Fault;
 
 /// An error from the user's function, before it is wrapped in [`Error`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -57,6 +58,27 @@ pub enum Error {
         /// The stop timeout.
         grace: Duration,
     },
+    /// `start` was called outside a tokio runtime; the ticker was left stopped.
+    #[error("start was called outside a tokio runtime; nothing was started")]
+    NoRuntime,
+    /// The ticker's task was dropped while it was ticking (its runtime shut down). The ticker is
+    /// `Failed` (or `Stopped`, if a stop had been asked for); a later `stop` returns at once.
+    #[error("the ticker's task was dropped while ticking (its runtime shut down?)")]
+    Abandoned,
+    /// The ticker's own task panicked: a bug in this crate, not in the function (whose panics are
+    /// [`Error::Panicked`]). The ticker is `Failed`; it can be started again.
+    #[error("the ticker's task {0}")]
+    Internal(Panicked),
+}
+
+impl From<Fault> for Error {
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::NoRuntime => Error::NoRuntime,
+            Fault::Abandoned => Error::Abandoned,
+            Fault::Panicked(panicked) => Error::Internal(panicked),
+        }
+    }
 }
 
 /// Error returned for a configuration that cannot work: by [`Builder::build`](crate::Builder::build),

@@ -23,20 +23,19 @@
 )]
 
 mod builder;
-mod catch_unwind;
+mod config;
 mod context;
-mod control;
 #[cfg(feature = "cron")]
 pub mod cron;
 mod driver;
+mod engine;
 mod error;
-mod lifecycle;
 mod poll_until;
 mod retry;
 mod schedule;
 mod shared;
+mod state;
 mod stats;
-mod sync;
 mod ticker;
 
 #[cfg(all(test, runner_loom))]
@@ -48,10 +47,11 @@ mod tests;
 struct Readme;
 
 pub use builder::{Builder, DEFAULT_HEALTHY_AFTER, DEFAULT_STOP_TIMEOUT, DEFAULT_UNHEALTHY_AFTER};
-pub use context::{Cancelled, TickContext};
+pub use context::TickContext;
 pub use error::{BoxError, BuildError, Error, MIN_PERIOD};
 pub use poll_until::{PollUntilError, poll_until};
 pub use retry::{RetryError, retry_n};
+pub use runner_lifecycle::Cancelled;
 pub use schedule::{FirstRun, MissedTicks};
 pub use stats::{DurationSummary, Stats};
 pub use ticker::Ticker;

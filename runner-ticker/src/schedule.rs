@@ -6,6 +6,8 @@
 use std::time::SystemTime;
 use std::time::{Duration, Instant};
 
+use runner_lifecycle::deadline::after;
+
 #[cfg(feature = "cron")]
 use crate::cron::CronSchedule;
 
@@ -73,7 +75,7 @@ impl Schedule {
         policy: MissedTicks,
     ) -> Self {
         let next = match first {
-            FirstRun::AfterPeriod => start + period,
+            FirstRun::AfterPeriod => after(start, period),
             FirstRun::Immediately => start,
         };
         Schedule {
@@ -94,26 +96,27 @@ impl Schedule {
     pub(crate) fn fire(&mut self, now: Instant) -> Tick {
         let scheduled = self.next;
         self.fired += 1;
-        self.next = self.after(scheduled, now.max(scheduled));
+        self.next = self.following(scheduled, now.max(scheduled));
         Tick {
             seq: self.fired,
             scheduled,
         }
     }
 
-    /// When the tick after one due at `scheduled`, which fired at `now`, is due.
-    fn after(&self, scheduled: Instant, now: Instant) -> Instant {
-        let regular = scheduled + self.period;
+    /// When the tick after one due at `scheduled`, which fired at `now`, is due. Saturates: a
+    /// period too long to add is a tick that never comes.
+    fn following(&self, scheduled: Instant, now: Instant) -> Instant {
+        let regular = after(scheduled, self.period);
         if now < regular {
             return regular; // on time, or late by less than a period: nothing was missed
         }
         match self.policy {
             MissedTicks::Burst => regular,
-            MissedTicks::Delay => now + self.period,
+            MissedTicks::Delay => after(now, self.period),
             MissedTicks::Skip => {
                 let periods_late = (now - scheduled).as_nanos() / self.period.as_nanos();
                 let skip = u32::try_from(periods_late + 1).unwrap_or(u32::MAX);
-                scheduled + self.period * skip
+                after(scheduled, self.period.saturating_mul(skip))
             }
         }
     }
@@ -122,7 +125,7 @@ impl Schedule {
     /// and every period after that (Go's `Ticker.Reset`).
     pub(crate) fn reset(&mut self, at: Instant, period: Duration) {
         self.period = period;
-        self.next = at + period;
+        self.next = after(at, period);
     }
 }
 
@@ -255,15 +258,16 @@ impl CronTimes {
     /// Wall time at `now`, from the anchor.
     fn wall(&self, now: Instant) -> SystemTime {
         let (at, wall) = self.anchor;
-        wall + now.saturating_duration_since(at)
+        let since = now.saturating_duration_since(at);
+        wall.checked_add(since).unwrap_or(wall)
     }
 
     /// The first occurrence strictly after `after`, on both clocks.
-    fn occurrence_after(&self, after: SystemTime) -> Option<(Instant, SystemTime)> {
-        let occurrence = self.cron.next_after(after)?;
+    fn occurrence_after(&self, moment: SystemTime) -> Option<(Instant, SystemTime)> {
+        let occurrence = self.cron.next_after(moment)?;
         let (at, wall) = self.anchor;
         let since_anchor = occurrence.duration_since(wall).unwrap_or(Duration::ZERO);
-        Some((at + since_anchor, occurrence))
+        Some((after(at, since_anchor), occurrence))
     }
 
     pub(crate) fn due(&self) -> Option<Instant> {

@@ -1,31 +1,13 @@
-//! [`Shared`]: what a ticker and its task share: configuration, the control plane and the user's
-//! function, whose type is erased behind [`Engine`] only where a run is spawned.
+//! [`Shared`]: what a ticker and its task share: its settings, its control plane and the user's
+//! function, whose type is erased (behind [`Engine`](crate::engine::Engine)) only where a run is
+//! spawned.
 
-use core::fmt;
 use core::future::Future;
-use std::borrow::Cow;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
-
-use crate::context::TickContext;
-use crate::control::{Control, Signal};
-use crate::driver;
+use crate::config::Config;
+use crate::context::{Scope, TickContext};
 use crate::error::BoxError;
-use crate::schedule::{Every, FirstRun, MissedTicks};
-
-/// The settings a [`Builder`](crate::Builder) validated.
-#[derive(Clone, Debug)]
-pub(crate) struct Config {
-    pub(crate) name: Cow<'static, str>,
-    pub(crate) every: Every,
-    pub(crate) first_run: FirstRun,
-    pub(crate) missed_ticks: MissedTicks,
-    pub(crate) run_timeout: Option<Duration>,
-    pub(crate) stop_timeout: Duration,
-    pub(crate) jitter: Duration,
-}
+use crate::state::TickControl;
 
 /// The function run on every tick: `Fn(TickContext) -> impl Future<Output = Result<(), E>>`.
 pub(crate) trait TickFn: Send + Sync + 'static {
@@ -50,48 +32,16 @@ where
 
 pub(crate) struct Shared<F> {
     pub(crate) config: Config,
-    pub(crate) control: Control<CancellationToken>,
+    pub(crate) control: TickControl,
     pub(crate) function: F,
 }
 
-/// A [`Shared`] with its function type erased: what `Ticker` and `TickContext` hold.
-pub(crate) trait Engine: Send + Sync + 'static {
-    fn config(&self) -> &Config;
-    fn control(&self) -> &Control<CancellationToken>;
-    /// Spawns the task of run `run`, which began `at`.
-    fn spawn_run(self: Arc<Self>, run: u64, at: Instant);
-}
-
-impl<F: TickFn> Engine for Shared<F> {
-    fn config(&self) -> &Config {
-        &self.config
-    }
-
-    fn control(&self) -> &Control<CancellationToken> {
+impl<F: TickFn> Scope for Shared<F> {
+    fn control(&self) -> &TickControl {
         &self.control
     }
 
-    fn spawn_run(self: Arc<Self>, run: u64, at: Instant) {
-        driver::spawn(self, run, at);
+    fn name(&self) -> &str {
+        &self.config.name
     }
-}
-
-impl fmt::Debug for dyn Engine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ticker")
-            .field("config", self.config())
-            .field("state", &self.control().snapshot())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Signal for CancellationToken {
-    fn fire(&self) {
-        self.cancel();
-    }
-}
-
-/// Now, on tokio's clock (which tests may pause), as a `std` instant.
-pub(crate) fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
 }

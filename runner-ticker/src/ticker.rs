@@ -5,13 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runner_core::{ErrorHistory, Exit, Health, Runner, Snapshot, State, Status, Version};
+use runner_lifecycle::control::Begin;
+use runner_lifecycle::{Control, ReadyWhen, now, task};
 
 use crate::builder::Builder;
+use crate::config::Config;
 use crate::context::TickContext;
-use crate::control::{Begin, Control};
+use crate::engine::Engine;
 use crate::error::{BoxError, BuildError, Error};
 use crate::schedule::Every;
-use crate::shared::{Config, Engine, Shared, TickFn, now};
+use crate::shared::{Shared, TickFn};
+use crate::state::{TickState, Ticking};
 use crate::stats::{Gauge, Stats};
 
 /// A [`Runner`] that runs an async function on a schedule: every period (or, with the `cron`
@@ -27,7 +31,10 @@ use crate::stats::{Gauge, Stats};
 /// | failed runs in a row | unhealthy after `unhealthy_after` (3), healthy again after `healthy_after` (1) successes |
 /// | `stop` while idle | returns at once; no run starts after it |
 /// | `stop` during a run | the run's token fires; it has `stop_timeout` (5 s) to end, then is dropped and `stop` returns [`Error::Aborted`] |
+/// | `start` outside a tokio runtime | [`Error::NoRuntime`], recorded; the ticker stays stopped |
+/// | the ticker's runtime shuts down under it | [`Error::Abandoned`], recorded; `Failed`; a later `stop` returns at once |
 /// | idle | the task sleeps until the next tick: no background wake-ups |
+/// | a huge period or timeout (`Duration::MAX`) | saturates: "never" / "no limit", never a panic |
 ///
 /// It implements [`Runner`], [`Status`] and [`ErrorHistory`], and passes the runner-core
 /// conformance kit.
@@ -115,7 +122,7 @@ impl Ticker {
         function: F,
     ) -> Self {
         let gauge = Gauge::new(unhealthy_after, healthy_after);
-        let control = Control::new(error_capacity, config.every.period(), gauge);
+        let control = Control::new(error_capacity, TickState::new(config.every.period(), gauge));
         Ticker {
             engine: Arc::new(Shared {
                 config,
@@ -148,20 +155,25 @@ impl Ticker {
 impl Runner for Ticker {
     type Error = Error;
 
-    /// Starts ticking. See the [contract](Runner#start). Never fails: the settings were checked
-    /// when the ticker was built.
+    /// Starts ticking. See the [contract](Runner#start).
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If called outside a tokio runtime, like `tokio::spawn`.
+    /// [`Error::NoRuntime`] outside a tokio runtime (the ticker stays stopped). Nothing else:
+    /// the settings were checked when the ticker was built.
     async fn start(&self) -> Result<(), Error> {
         let engine = &self.engine;
-        match engine.control().begin_start(now).await {
+        let (config, control) = (engine.config(), engine.control());
+        if let Err(fault) = task::runtime() {
+            tracing::warn!(target: "runner::ticker", { runner.name = %config.name }, "runner.start: refused, no tokio runtime");
+            return Err(control.refuse_start(fault.into()));
+        }
+        match control.begin_start(ReadyWhen::Spawned, now).await {
             Begin::AlreadyRunning => {
-                tracing::trace!(target: "runner::ticker", { runner.name = %engine.config().name }, "runner.start: already running");
+                tracing::trace!(target: "runner::ticker", { runner.name = %config.name }, "runner.start: already running");
             }
             Begin::Spawn { run, at } => {
-                tracing::debug!(target: "runner::ticker", { runner.name = %engine.config().name, run }, "runner.starting");
+                tracing::debug!(target: "runner::ticker", { runner.name = %config.name, run }, "runner.starting");
                 Arc::clone(engine).spawn_run(run, at);
             }
         }
@@ -207,11 +219,17 @@ impl Status for Ticker {
     }
 
     /// While running: healthy, or unhealthy after `unhealthy_after` failed runs in a row (until
-    /// `healthy_after` successes), naming the last error. Otherwise as the provided default.
+    /// `healthy_after` successes), naming the last error; each flip advances the version, so
+    /// [`changed`](Status::changed) wakes on it. Otherwise: degraded while stopping, unhealthy
+    /// when stopped or failed.
     fn health(&self) -> Health {
         match self.state() {
             State::Running => self.engine.control().gauge_health(),
             State::Stopping => Health::degraded("stopping"),
+            State::Failed => match self.last_exit() {
+                Some(exit) => Health::unhealthy(exit.to_string()),
+                None => Health::unhealthy("failed"),
+            },
             _ => Health::unhealthy("stopped"),
         }
     }

@@ -7,7 +7,8 @@
 //! [`Report`] naming each [`Rule`] that was broken and what it saw.
 //!
 //! Your factory receives a [`Probe`]: wire it into the runner's work (see its docs), so the kit
-//! can see when the work begins and ends, and can make runs fail on purpose.
+//! can see when the work begins and ends, and can make runs fail, or end by themselves, on
+//! purpose.
 //!
 //! # Examples
 //!
@@ -41,7 +42,7 @@ mod probe;
 mod report;
 mod rule;
 
-pub use probe::{Activity, Probe, ProbeError};
+pub use probe::{Activity, Ending, Probe, ProbeError};
 pub use report::{Report, Violation};
 pub use rule::Rule;
 
@@ -92,6 +93,15 @@ where
     /// Checks only these rules, in this order. Default: [`Rule::ALL`].
     pub fn only(mut self, rules: impl IntoIterator<Item = Rule>) -> Self {
         self.rules = rules.into_iter().collect();
+        self
+    }
+
+    /// Skips these rules: for a runner that documents a different behaviour on purpose (a
+    /// ticker's work does not end when one tick fails, so it skips
+    /// [`Rule::EndByItselfIsPublished`]). Say why next to the call.
+    pub fn without(mut self, rules: impl IntoIterator<Item = Rule>) -> Self {
+        let skipped: Vec<Rule> = rules.into_iter().collect();
+        self.rules.retain(|rule| !skipped.contains(rule));
         self
     }
 

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use runner_core::conformance::{Probe, ProbeError};
-use runner_core::{ErrorHistory, ErrorLog, Exit, Runner, Snapshot, State, Status, Version};
+use runner_core::{
+    ErrorHistory, ErrorLog, Exit, Health, Panicked, Runner, Snapshot, State, Status, Version,
+};
 use tokio::sync::{Notify, watch};
 
 /// The one defect a broken copy of the reference runner has.
@@ -23,9 +25,49 @@ pub(crate) enum Defect {
     UnboundedHistory,
     /// `stop` never returns.
     HangingStop,
+    /// Work that ends by itself leaves the state `Running`.
+    StaysRunningAfterEnd,
+    /// A run that failed by itself is published as `Stopped`.
+    StoppedForFailure,
+    /// A run that returned by itself reports `Exit::Stopped`, never `Completed`.
+    NeverCompleted,
+    /// A state change wakes only one pending `changed` future.
+    WakesOneWatcher,
+    /// `changed(since)` ignores `since` and waits for the next change.
+    IgnoresOldVersion,
+    /// `start` checks the state, yields, then spawns: two starts in flight both spawn.
+    RacyStart,
+    /// `start` marks itself in progress on its second poll and clears the mark only when it
+    /// completes: dropped after that poll, it leaves every later `start` waiting.
+    BreaksWhenDroppedLate,
+    /// `restart` clears the error history.
+    RestartClearsHistory,
+    /// `last_error` returns the oldest retained error.
+    LastErrorIsOldest,
+    /// A run that fails by itself is begun again in place, and health turns degraded without a
+    /// new version.
+    SilentHealth,
 }
 
 pub(crate) const CAPACITY: usize = 4;
+
+/// What the reference runner records: a failure the work returned, or its panic.
+#[derive(Debug)]
+pub(crate) enum RefError {
+    Failed(ProbeError),
+    Panicked(Panicked),
+}
+
+impl std::fmt::Display for RefError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RefError::Failed(error) => error.fmt(f),
+            RefError::Panicked(panicked) => panicked.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RefError {}
 
 /// A runner whose work is one spawned task that waits for a stop signal.
 pub(crate) struct Reference {
@@ -35,7 +77,10 @@ pub(crate) struct Reference {
 
 struct Shared {
     probe: Probe,
+    defect: Option<Defect>,
     state: watch::Sender<Snapshot>,
+    /// Woken once per change, for [`Defect::WakesOneWatcher`].
+    one: Notify,
     inner: Mutex<Inner>,
 }
 
@@ -43,8 +88,12 @@ struct Inner {
     stop_signal: Option<Arc<Notify>>,
     started_at: Option<Instant>,
     last_exit: Option<Exit>,
-    log: ErrorLog<ProbeError>,
-    unbounded: Vec<Arc<ProbeError>>,
+    log: ErrorLog<RefError>,
+    unbounded: Vec<Arc<RefError>>,
+    /// A start is half-way, for [`Defect::BreaksWhenDroppedLate`].
+    starting: bool,
+    /// Failures absorbed in place, for [`Defect::SilentHealth`].
+    absorbed: u64,
 }
 
 impl Shared {
@@ -56,6 +105,19 @@ impl Shared {
     fn publish(&self, state: State) {
         self.state
             .send_modify(|s| *s = Snapshot::new(state, s.version.next()));
+        self.one.notify_one();
+    }
+
+    fn current(&self) -> State {
+        self.state.borrow().state
+    }
+
+    fn record(&self, inner: &mut Inner, error: RefError) -> Arc<RefError> {
+        let error = inner.log.record(error);
+        if self.defect == Some(Defect::UnboundedHistory) {
+            inner.unbounded.push(error.clone());
+        }
+        error
     }
 }
 
@@ -65,13 +127,17 @@ impl Reference {
         Reference {
             shared: Arc::new(Shared {
                 probe,
+                defect,
                 state,
+                one: Notify::new(),
                 inner: Mutex::new(Inner {
                     stop_signal: None,
                     started_at: None,
                     last_exit: None,
                     log: ErrorLog::new(CAPACITY),
                     unbounded: Vec::new(),
+                    starting: false,
+                    absorbed: 0,
                 }),
             }),
             defect,
@@ -82,29 +148,61 @@ impl Reference {
         let signal = Arc::new(Notify::new());
         inner.stop_signal = Some(Arc::clone(&signal));
         inner.started_at = Some(Instant::now());
-        let shared = Arc::clone(&self.shared);
-        let defect = self.defect;
-        tokio::spawn(async move {
-            let activity = shared.probe.enter();
-            signal.notified().await;
-            let outcome = shared.probe.outcome();
-            drop(activity);
-            let mut inner = shared.lock();
-            inner.last_exit = Some(match outcome {
-                Ok(()) => Exit::Stopped,
-                Err(error) => {
-                    let error = inner.log.record(error);
-                    if defect == Some(Defect::UnboundedHistory) {
-                        inner.unbounded.push(error.clone());
-                    }
-                    Exit::Failed(error)
-                }
-            });
-            inner.started_at = None;
-            if shared.state.borrow().state != State::Stopped {
-                shared.publish(State::Stopped);
+        tokio::spawn(run(Arc::clone(&self.shared), signal));
+    }
+}
+
+/// The task of one run: the work (begun again in place after a failure with
+/// [`Defect::SilentHealth`]), then the report of how it ended.
+async fn run(shared: Arc<Shared>, signal: Arc<Notify>) {
+    let ended = loop {
+        let work = {
+            let (probe, signal) = (shared.probe.clone(), Arc::clone(&signal));
+            tokio::spawn(async move { probe.run(signal.notified()).await })
+        };
+        let ended = match work.await {
+            Ok(result) => result.map_err(Ok),
+            Err(join) => Err(Err(Panicked::from_payload(join.into_panic().as_ref()))),
+        };
+        let mut inner = shared.lock();
+        let requested = inner.stop_signal.is_none();
+        if !requested && shared.defect == Some(Defect::SilentHealth) {
+            if let Err(Ok(error)) = ended {
+                shared.record(&mut inner, RefError::Failed(error));
+                inner.absorbed += 1;
+                continue;
             }
-        });
+        }
+        break ended;
+    };
+    let mut inner = shared.lock();
+    let requested = inner.stop_signal.take().is_none();
+    let (exit, failed) = match ended {
+        Ok(()) if requested || shared.defect == Some(Defect::NeverCompleted) => {
+            (Exit::Stopped, false)
+        }
+        Ok(()) => (Exit::Completed, false),
+        Err(Ok(error)) => {
+            let recorded = shared.record(&mut inner, RefError::Failed(error));
+            (Exit::Failed(recorded), true)
+        }
+        Err(Err(panicked)) => {
+            shared.record(&mut inner, RefError::Panicked(panicked.clone()));
+            (Exit::Panicked(panicked), true)
+        }
+    };
+    inner.last_exit = Some(exit);
+    inner.started_at = None;
+    if !requested && shared.defect == Some(Defect::StaysRunningAfterEnd) {
+        return;
+    }
+    let target = if failed && !requested && shared.defect != Some(Defect::StoppedForFailure) {
+        State::Failed
+    } else {
+        State::Stopped
+    };
+    if shared.current() != target {
+        shared.publish(target);
     }
 }
 
@@ -112,18 +210,43 @@ impl Runner for Reference {
     type Error = Infallible;
 
     async fn start(&self) -> Result<(), Infallible> {
+        match self.defect {
+            Some(Defect::RacyStart) if self.shared.current() != State::Running => {
+                // Checked, then yields before spawning: a second start slips in between.
+                tokio::task::yield_now().await;
+                let mut inner = self.shared.lock();
+                self.spawn_work(&mut inner);
+                if self.shared.current() != State::Running {
+                    self.shared.publish(State::Running);
+                }
+                return Ok(());
+            }
+            Some(Defect::BreaksWhenDroppedLate) => {
+                if self.shared.lock().starting {
+                    // Waits for a start that was dropped half-way: for ever.
+                    std::future::pending::<()>().await;
+                }
+                if self.shared.current() != State::Running {
+                    tokio::task::yield_now().await; // the first poll ends here
+                    self.shared.lock().starting = true;
+                    tokio::task::yield_now().await; // the second poll ends here
+                    self.shared.lock().starting = false;
+                }
+            }
+            _ => {}
+        }
         loop {
             // Serialise with a stop in progress: wait for it to finish, then look again.
             self.wait_for(|s| s != State::Stopping).await;
             let mut inner = self.shared.lock();
-            match self.shared.state.borrow().state {
+            match self.shared.current() {
                 State::Stopping => continue,
                 State::Running if self.defect == Some(Defect::NonIdempotentStart) => {}
                 State::Running => return Ok(()),
                 _ => {}
             }
             self.spawn_work(&mut inner);
-            if self.shared.state.borrow().state != State::Running {
+            if self.shared.current() != State::Running {
                 self.shared.publish(State::Running);
             }
             return Ok(());
@@ -133,7 +256,7 @@ impl Runner for Reference {
     async fn stop(&self) -> Result<(), Infallible> {
         {
             let mut inner = self.shared.lock();
-            if self.shared.state.borrow().state == State::Running {
+            if self.shared.current() == State::Running {
                 if let Some(signal) = inner.stop_signal.take() {
                     signal.notify_one();
                 }
@@ -151,6 +274,14 @@ impl Runner for Reference {
         self.wait_for(State::is_idle).await;
         Ok(())
     }
+
+    async fn restart(&self) -> Result<(), Infallible> {
+        if self.defect == Some(Defect::RestartClearsHistory) {
+            self.shared.lock().log = ErrorLog::new(CAPACITY);
+        }
+        self.stop().await?;
+        self.start().await
+    }
 }
 
 impl Status for Reference {
@@ -159,17 +290,34 @@ impl Status for Reference {
     }
 
     async fn changed(&self, since: Version) -> Snapshot {
-        let mut rx = self.shared.state.subscribe();
-        let seen = rx
-            .wait_for(|s| s.version != since)
-            .await
-            .expect("the sender lives as long as the runner");
-        *seen
+        match self.defect {
+            Some(Defect::WakesOneWatcher) => loop {
+                let notified = self.shared.one.notified();
+                let now = self.snapshot();
+                if now.version != since {
+                    return now;
+                }
+                notified.await;
+            },
+            Some(Defect::IgnoresOldVersion) => {
+                let mut rx = self.shared.state.subscribe();
+                let _ = rx.changed().await;
+                *rx.borrow()
+            }
+            _ => {
+                let mut rx = self.shared.state.subscribe();
+                let seen = rx
+                    .wait_for(|s| s.version != since)
+                    .await
+                    .expect("the sender lives as long as the runner");
+                *seen
+            }
+        }
     }
 
     fn uptime(&self) -> Option<Duration> {
         let inner = self.shared.lock();
-        match self.shared.state.borrow().state {
+        match self.shared.current() {
             State::Running => inner.started_at.map(|t| t.elapsed()),
             _ => None,
         }
@@ -178,17 +326,35 @@ impl Status for Reference {
     fn last_exit(&self) -> Option<Exit> {
         self.shared.lock().last_exit.clone()
     }
+
+    fn health(&self) -> Health {
+        let absorbed = self.shared.lock().absorbed;
+        match self.state() {
+            State::Running if absorbed > 0 => Health::degraded(format!("{absorbed} failed runs")),
+            State::Running => Health::Healthy,
+            state => Health::unhealthy(state.as_str()),
+        }
+    }
 }
 
 impl ErrorHistory for Reference {
-    type Recorded = ProbeError;
+    type Recorded = RefError;
 
-    fn errors(&self) -> Vec<Arc<ProbeError>> {
+    fn errors(&self) -> Vec<Arc<RefError>> {
         let inner = self.shared.lock();
         if self.defect == Some(Defect::UnboundedHistory) {
             inner.unbounded.clone()
         } else {
             inner.log.to_vec()
+        }
+    }
+
+    fn last_error(&self) -> Option<Arc<RefError>> {
+        let errors = self.errors();
+        if self.defect == Some(Defect::LastErrorIsOldest) {
+            errors.first().cloned()
+        } else {
+            errors.last().cloned()
         }
     }
 

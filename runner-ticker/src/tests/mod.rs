@@ -1,8 +1,5 @@
-//! loom models of the control plane (`--cfg runner_loom`; run by `cargo xtask ci loom`).
-//!
-//! Each model drives the real [`Control`](crate::control::Control) from loom threads: callers of
-//! `start` and `stop`, and the ticker's task, played by a thread that runs ticks until it sees the
-//! stop request and then reports the run finished. loom explores their interleavings and fails
-//! on a deadlock, a lost wake-up or a broken assertion.
+//! loom models of the ticker's own state (`--cfg runner_loom`; run by `cargo xtask ci loom`): a
+//! tick recorded, and a period changed, while a stop races them. The control plane under them is
+//! runner-lifecycle's, whose own models cover start, stop, restart, readiness and faults.
 
-mod loom_control;
+mod loom_state;

@@ -1,49 +1,48 @@
+use core::future::Future;
 use core::pin::pin;
 use core::task::{Context, Waker};
-use std::future::Future;
 use std::time::Instant;
 
 use loom::future::block_on;
-use loom::sync::atomic::{AtomicBool, Ordering};
 use loom::thread;
 use runner_core::{Exit, State};
 
-use crate::control::{Begin, Control, Signal, WorkOutcome};
-use crate::error::Error;
-use crate::lifecycle::ReadyWhen;
+use crate::control::{Begin, Control, Report};
+use crate::fault::Fault;
+use crate::machine::ReadyWhen;
 use crate::sync::Arc;
 
-/// The stop signal is a unit: drivers in these models watch the state instead.
-type Ctl = Control<()>;
+type Ctl = Control<Fault>;
 
 fn control() -> Arc<Ctl> {
-    Arc::new(Control::new(4))
+    Arc::new(Control::new(4, ()))
 }
 
-/// `start` as `StartStop::start` runs it; returns the run to drive if one began.
+/// `start` as the runners run it; returns the run to drive if one began.
 fn start(control: &Ctl, when: ReadyWhen) -> Option<u64> {
     let t0 = Instant::now();
     match block_on(control.begin_start(when, move || t0)) {
         Begin::AlreadyRunning => None,
-        Begin::Spawn { run } => Some(run),
+        Begin::Spawn { run, .. } => Some(run),
     }
 }
 
-/// `stop` as `StartStop::stop` runs it.
-fn stop(control: &Ctl) -> Result<(), Error> {
+/// `stop` as the runners run it.
+fn stop(control: &Ctl) -> Result<(), Fault> {
     block_on(control.stop(|_| {}))
 }
 
-/// How a modelled driver's run ends.
+/// How a modelled run's work ends.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Ending {
-    /// The start function runs until asked to stop.
+    /// It runs until asked to stop.
     WhenAsked,
-    /// The start function returns by itself.
+    /// It returns by itself.
     ByItself,
 }
 
-/// Plays the driver task of `run`.
+/// Plays the task of `run`, as a run's driver does: waits for the stop request (unless the
+/// work ends by itself), reports the work's end, then the run's.
 fn drive(control: &Ctl, run: u64, ending: Ending) {
     if ending == Ending::WhenAsked {
         block_on(async {
@@ -56,10 +55,16 @@ fn drive(control: &Ctl, run: u64, ending: Ending) {
             }
         });
     }
-    // A driver always reports how the work ended, then runs the hook, then finishes.
     let _ = control.exited(run, &mut None);
+    let finished = control.finish(run, |facts, _, _| {
+        Report::ok(if facts.stop_requested {
+            Exit::Stopped
+        } else {
+            Exit::Completed
+        })
+    });
     assert!(
-        control.finish(run, WorkOutcome::Returned, Ok(())).is_some(),
+        finished.is_some(),
         "the driver of run {run} must be the one to finish it"
     );
 }
@@ -69,6 +74,12 @@ fn spawn_driver(control: &Arc<Ctl>, run: u64, ending: Ending) -> thread::JoinHan
     thread::spawn(move || drive(&control, run, ending))
 }
 
+/// `start` as the runners run it, spawning the task of a run that began, as the real `start`
+/// spawns its task before returning.
+fn start_and_drive(control: &Arc<Ctl>) -> Option<thread::JoinHandle<()>> {
+    start(control, ReadyWhen::Spawned).map(|run| spawn_driver(control, run, Ending::WhenAsked))
+}
+
 /// Nothing is left running or waiting.
 fn assert_quiet(control: &Ctl) {
     let seen = control.snapshot();
@@ -76,8 +87,8 @@ fn assert_quiet(control: &Ctl) {
     assert_eq!(control.waiting(), 0, "a waker was left registered");
 }
 
-/// A start function returning by itself while a `stop` is in flight: one finish, one exit, and
-/// `stop` returns.
+/// A run's work returning by itself while a `stop` is in flight: one finish, one exit, and `stop`
+/// returns, leaving the runner idle.
 #[test]
 fn loom_stop_races_exit_by_itself() {
     loom::model(|| {
@@ -86,7 +97,12 @@ fn loom_stop_races_exit_by_itself() {
         let driver = spawn_driver(&control, run, Ending::ByItself);
         let stopper = {
             let control = Arc::clone(&control);
-            thread::spawn(move || stop(&control))
+            thread::spawn(move || {
+                let stopped = stop(&control);
+                // After stop returns, the runner is idle: no later start was made.
+                assert!(control.snapshot().state.is_idle());
+                stopped
+            })
         };
         assert!(stopper.join().unwrap().is_ok());
         driver.join().unwrap();
@@ -97,12 +113,6 @@ fn loom_stop_races_exit_by_itself() {
             Some(Exit::Completed | Exit::Stopped)
         ));
     });
-}
-
-/// `start` as `StartStop::start` runs it, spawning the driver of a run that began, as the real
-/// `start` spawns its task before returning.
-fn start_and_drive(control: &Arc<Ctl>) -> Option<thread::JoinHandle<()>> {
-    start(control, ReadyWhen::Spawned).map(|run| spawn_driver(control, run, Ending::WhenAsked))
 }
 
 /// `start` and `stop` from two threads on a running runner: serialised, no deadlock, and a final
@@ -179,7 +189,12 @@ fn loom_ready_races_stop() {
         let control = control();
         let run = start(&control, ReadyWhen::Signalled).expect("a new runner starts");
         assert_eq!(control.snapshot().state, State::Starting);
-        let driver = spawn_driver(&control, run, Ending::WhenAsked);
+        let driver = {
+            let control = Arc::clone(&control);
+            thread::spawn(move || {
+                drive(&control, run, Ending::WhenAsked);
+            })
+        };
         let signaller = {
             let control = Arc::clone(&control);
             thread::spawn(move || control.ready(run, Instant::now()))
@@ -194,56 +209,106 @@ fn loom_ready_races_stop() {
         driver.join().unwrap();
         match outcome {
             Ok(()) => assert!(became_running, "start saw Running that nobody published"),
-            Err(Error::StoppedBeforeReady) => {}
-            Err(other) => panic!("unexpected start outcome: {other}"),
+            // The modelled run reports no start error: a stop before ready leaves `None`.
+            Err(None) => assert!(!became_running),
+            Err(Some(other)) => panic!("unexpected start outcome: {other}"),
         }
         assert_quiet(&control);
     });
 }
 
-/// A signal loom can see: fired is a loom atomic.
-#[derive(Clone)]
-struct Flag(Arc<AtomicBool>);
-
-impl Signal for Flag {
-    fn fire(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-/// The start function asks for its token while a `stop` races it, then waits to be cancelled:
-/// whichever comes first, the token it holds is fired by the time the stop returns, and its wait
-/// for cancellation ends.
+/// The work asks for its token while a `stop` races it, then waits to be cancelled: whichever
+/// comes first, the token it holds is cancelled by the time the stop returns, and its wait for
+/// cancellation ends.
 #[test]
 fn loom_token_requested_while_stopping() {
     loom::model(|| {
-        let control: Arc<Control<Flag>> = Arc::new(Control::new(4));
-        let t0 = Instant::now();
-        let Begin::Spawn { run } = block_on(control.begin_start(ReadyWhen::Spawned, move || t0))
-        else {
-            panic!("a new runner starts");
-        };
+        let control = control();
+        let run = start(&control, ReadyWhen::Spawned).expect("a new runner starts");
         let work = {
             let control = Arc::clone(&control);
             thread::spawn(move || {
-                let token = control.signal(run, || Flag(Arc::new(AtomicBool::new(false))));
+                let token = control.token(run);
                 let mut key = None;
                 block_on(core::future::poll_fn(|cx| {
                     control.poll_cancelled(run, &mut key, cx)
                 }));
-                // The work has seen its cancellation: it ends, and its driver reports it.
+                // The work has seen its cancellation: it ends, and its task reports it.
                 let _ = control.exited(run, &mut None);
-                let _ = control.finish(run, WorkOutcome::Returned, Ok(()));
+                let _ = control.finish(run, |_, _, _| Report::ok(Exit::Stopped));
                 token
             })
         };
-        assert!(block_on(control.stop(|_| {})).is_ok());
+        assert!(stop(&control).is_ok());
         let token = work.join().unwrap();
-        assert!(
-            token.0.load(Ordering::SeqCst),
-            "a live token survived the stop"
-        );
+        assert!(token.is_cancelled(), "a live token survived the stop");
         assert_eq!(control.snapshot().state, State::Stopped);
         assert_eq!(control.waiting(), 0);
+    });
+}
+
+/// A run's task dies (its runtime shut down) while a `stop` is in flight: the fault ends the run,
+/// the stop returns (with the fault, if it was waiting for that run), and nothing waits for ever.
+#[test]
+fn loom_fault_races_stop() {
+    loom::model(|| {
+        let control = control();
+        let run = start(&control, ReadyWhen::Spawned).expect("a new runner starts");
+        let dying = {
+            let control = Arc::clone(&control);
+            thread::spawn(move || control.fault(run, Fault::Abandoned).is_some())
+        };
+        match stop(&control) {
+            Ok(()) | Err(Fault::Abandoned) => {}
+            Err(other) => panic!("unexpected stop result: {other}"),
+        }
+        assert!(dying.join().unwrap(), "nothing else finished the run");
+        assert_quiet(&control);
+        assert_eq!(control.error_count(), 1, "the fault is recorded once");
+        assert!(matches!(control.last_exit(), Some(Exit::Failed(_))));
+    });
+}
+
+/// A back-off timer firing (the runner restarting itself after its run ended) racing a `stop`:
+/// either the stop cancels the back-off and no run begins, or the retry begins a run and the
+/// stop brings it down. Either way the stop returns with the runner idle, and nothing waits.
+#[test]
+fn loom_backoff_timer_races_stop() {
+    loom::model(|| {
+        let control = control();
+        let run = start(&control, ReadyWhen::Spawned).expect("a new runner starts");
+        drive(&control, run, Ending::ByItself);
+        assert!(
+            control.back_off(run),
+            "a run that ended by itself backs off"
+        );
+        assert_eq!(control.snapshot().state, State::BackingOff);
+        let timer = {
+            let control = Arc::clone(&control);
+            thread::spawn(move || {
+                let retried = control.retry(run, ReadyWhen::Spawned, Instant::now());
+                if let Some(next) = retried {
+                    drive(&control, next, Ending::WhenAsked);
+                }
+                retried
+            })
+        };
+        assert!(stop(&control).is_ok());
+        assert!(
+            control.snapshot().state.is_idle(),
+            "stop returned with {}",
+            control.snapshot()
+        );
+        let retried = timer.join().unwrap();
+        assert_quiet(&control);
+        assert_eq!(control.snapshot().state, State::Stopped);
+        match retried {
+            Some(next) => assert_eq!(next, run + 1),
+            None => assert_eq!(
+                control.snapshot().version.get(),
+                5,
+                "start, stopping, stopped, backing-off, stopped"
+            ),
+        }
     });
 }

@@ -23,7 +23,7 @@ const INLINE: usize = 4;
 ///
 /// ```
 /// use std::task::Waker;
-/// use runner_core::WaitList;
+/// use runner_lifecycle::WaitList;
 ///
 /// let mut waiters = WaitList::default();
 /// let mut key = None;

@@ -1,0 +1,41 @@
+//! [`Engine`]: a [`Shared`] with its function's type erased, what a [`Ticker`](crate::Ticker)
+//! holds. Erased only where a run is spawned, so the function's future stays unboxed.
+
+use core::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::driver;
+use crate::shared::{Shared, TickFn};
+use crate::state::TickControl;
+
+pub(crate) trait Engine: Send + Sync + 'static {
+    fn config(&self) -> &Config;
+    fn control(&self) -> &TickControl;
+    /// Spawns the task of run `run`, which began `at`.
+    fn spawn_run(self: Arc<Self>, run: u64, at: Instant);
+}
+
+impl<F: TickFn> Engine for Shared<F> {
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn control(&self) -> &TickControl {
+        &self.control
+    }
+
+    fn spawn_run(self: Arc<Self>, run: u64, at: Instant) {
+        driver::spawn(self, run, at);
+    }
+}
+
+impl fmt::Debug for dyn Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ticker")
+            .field("config", self.config())
+            .field("control", self.control())
+            .finish()
+    }
+}
