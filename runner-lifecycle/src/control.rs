@@ -30,7 +30,7 @@ use crate::wait_list::WaitList;
 ///
 /// 1. `start`: [`begin_start`](Control::begin_start) waits out a start or stop in progress and
 ///    begins a run (or finds one running); the caller spawns the run's task (see
-///    [`spawn`](crate::spawn)); with [`ReadyWhen::Signalled`] it awaits
+///    [`spawn`](crate::task::spawn)); with [`ReadyWhen::Signalled`] it awaits
 ///    [`ready_outcome`](Control::ready_outcome).
 /// 2. The run's task watches [`poll_stop_requested`](Control::poll_stop_requested) (or
 ///    [`poll_cancelled`](Control::poll_cancelled)), reports the end of its work with

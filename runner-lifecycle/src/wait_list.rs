@@ -8,10 +8,10 @@ use core::task::Waker;
 const INLINE: usize = 4;
 
 /// The wakers of the futures waiting for a runner's next state change: what an implementation
-/// of [`Status::changed`](crate::Status::changed) needs to wake watchers instead of making them
+/// of [`Status::changed`](runner_core::Status::changed) needs to wake watchers instead of making them
 /// poll.
 ///
-/// Plain data, like [`ErrorLog`](crate::ErrorLog): keep it under the same lock as the state it
+/// Plain data, like [`ErrorLog`](runner_core::ErrorLog): keep it under the same lock as the state it
 /// guards, register a waker in the same critical section that found the state unchanged (so no
 /// change can slip in between), and [`take`](WaitList::take) the wakers in the critical section
 /// that changes the state, waking them after unlocking. A waiting future keeps the key it was

@@ -1,4 +1,4 @@
-//! Every lifecycle transition emits a `tracing` event under the `runner::startstop` target.
+//! Every lifecycle transition emits a `tracing` event under the `runner::lifecycle` target.
 //! A minimal subscriber records event messages; the runtime is current-thread, so the
 //! thread-local default subscriber sees the runner's tasks too.
 
@@ -12,7 +12,7 @@ use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-/// Records the message of every `runner::startstop` event.
+/// Records the message of every `runner::` event.
 #[derive(Clone, Default)]
 struct Recorder(Arc<Mutex<Vec<String>>>);
 

@@ -52,7 +52,10 @@ fn drive(control: &TickControl, run: u64) {
     block_on(core::future::poll_fn(|cx| {
         control.poll_cancelled(run, &mut key, cx)
     }));
-    let finished = control.finish(run, |_, _, _| Report::ok(Exit::Stopped));
+    let finished = control.finish(run, |_, _, state| {
+        state.forget_reset();
+        Report::ok(Exit::Stopped)
+    });
     assert!(finished.is_some(), "the task of run {run} must finish it");
 }
 
