@@ -38,6 +38,11 @@ impl<F> CatchUnwind<F> {
     pub fn new(inner: F) -> Self {
         CatchUnwind { inner }
     }
+
+    /// The wrapped future, pinned.
+    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
+        self.project().inner
+    }
 }
 
 impl<F: Future> Future for CatchUnwind<F> {

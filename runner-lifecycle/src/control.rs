@@ -533,10 +533,11 @@ impl<E, X> Control<E, X> {
         })
     }
 
-    /// Reads the runner's own state, the error log and the snapshot together, under the lock.
-    pub fn read<T>(&self, f: impl FnOnce(&X, &ErrorLog<E>, Snapshot) -> T) -> T {
+    /// Reads the runner's own state, the error log and the state machine together, under the
+    /// lock.
+    pub fn read<T>(&self, f: impl FnOnce(&X, &ErrorLog<E>, &Machine) -> T) -> T {
         let inner = self.lock();
-        f(&inner.ext, &inner.errors, inner.machine.snapshot())
+        f(&inner.ext, &inner.errors, &inner.machine)
     }
 
     /// When the current run became `Running`, if it is running.

@@ -167,6 +167,26 @@ impl Work for SlowWindDown {
     }
 }
 
+/// A driver with a bug: it panics on its first poll.
+struct Buggy {
+    control: Arc<Control<Error>>,
+    run: u64,
+}
+
+impl std::future::Future for Buggy {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        panic!("driver bug")
+    }
+}
+
+impl task::Driver for Buggy {
+    fn fault(self: std::pin::Pin<&mut Self>, fault: Fault) {
+        let _ = self.control.fault(self.run, fault);
+    }
+}
+
 /// A run's task that panics (a bug in a driver): the guard ends the run as `Failed`, with the
 /// panic recorded, instead of leaving `Running` behind a dead task.
 #[tokio::test(start_paused = true)]
@@ -178,13 +198,12 @@ async fn a_panicking_driver_ends_its_run_as_a_fault() {
     else {
         unreachable!("a new control plane starts");
     };
-    let on_fault = {
-        let control = Arc::clone(&control);
-        move |fault: Fault| {
-            let _ = control.fault(run, fault);
-        }
+    let driver = Buggy {
+        control: Arc::clone(&control),
+        run,
     };
-    task::spawn(async { panic!("driver bug") }, on_fault)
+    let runtime = task::runtime().expect("inside a runtime");
+    task::spawn(&runtime, driver)
         .await
         .expect("the guard caught the panic");
     assert_eq!(control.snapshot().state, State::Failed);

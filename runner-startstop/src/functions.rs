@@ -1,8 +1,11 @@
 //! [`Functions`]: a start function and a stop function, as the [`Work`] of a managed runner.
 
 use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, ready};
 use std::sync::Arc;
 
+use pin_project_lite::pin_project;
 use runner_lifecycle::{BoxError, RunContext, Work};
 
 /// The user's two functions.
@@ -23,12 +26,37 @@ where
     type Error = BoxError;
 
     fn run(self: Arc<Self>, run: RunContext) -> impl Future<Output = Result<(), BoxError>> + Send {
-        let started = (self.start)(run);
-        async move { started.await.map_err(Into::into) }
+        Boxed {
+            inner: (self.start)(run),
+        }
     }
 
     fn stop(self: Arc<Self>) -> impl Future<Output = Result<(), BoxError>> + Send {
-        let stopping = (self.stop)();
-        async move { stopping.await.map_err(Into::into) }
+        Boxed {
+            inner: (self.stop)(),
+        }
+    }
+}
+
+pin_project! {
+    /// A user function's future with its error boxed: the two functions' error types differ, a
+    /// `Work` has one. Hand-written rather than an `async` block, so it adds no state to the
+    /// run's task.
+    #[must_use = "futures do nothing unless polled"]
+    struct Boxed<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F, E> Future for Boxed<F>
+where
+    F: Future<Output = Result<(), E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<(), BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Poll::Ready(ready!(self.project().inner.poll(cx)).map_err(Into::into))
     }
 }

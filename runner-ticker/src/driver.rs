@@ -34,26 +34,23 @@ use crate::stats::{Flip, RunKind};
 
 /// Spawns the task of run `run`, which began at `started`. The span is attached only when some
 /// subscriber wants it, so it costs nothing otherwise.
-pub(crate) fn spawn<F: TickFn>(shared: Arc<Shared<F>>, run: u64, started: Instant) {
+pub(crate) fn spawn<F: TickFn>(
+    shared: Arc<Shared<F>>,
+    runtime: &tokio::runtime::Handle,
+    run: u64,
+    started: Instant,
+) {
     let span = tracing::debug_span!(
         target: "runner::ticker",
         "runner.ticker",
         runner.name = %shared.config.name,
         run,
     );
-    let on_fault = {
-        let shared = Arc::clone(&shared);
-        move |fault| {
-            if let Some((exit, state)) = shared.control.fault(run, fault) {
-                tracing::error!(target: "runner::ticker", { runner.name = %shared.config.name, run, %exit, %state }, "runner.faulted: the ticker's task ended without finishing its run");
-            }
-        }
-    };
     let drive = Drive::new(shared, run, started);
     if span.is_disabled() {
-        task::spawn(drive, on_fault);
+        task::spawn(runtime, drive);
     } else {
-        task::spawn(drive.instrument(span), on_fault);
+        task::spawn(runtime, drive.instrument(span));
     }
 }
 
@@ -254,6 +251,16 @@ impl<F: TickFn> Future for Drive<F> {
                     );
                 }
             }
+        }
+    }
+}
+
+impl<F: TickFn> task::Driver for Drive<F> {
+    fn fault(self: Pin<&mut Self>, fault: runner_lifecycle::Fault) {
+        let this = self.project();
+        let (shared, run) = (&**this.shared, *this.run);
+        if let Some((exit, state)) = shared.control.fault(run, fault) {
+            tracing::error!(target: "runner::ticker", { runner.name = %shared.config.name, run, %exit, %state }, "runner.faulted: the ticker's task ended without finishing its run");
         }
     }
 }

@@ -5,6 +5,8 @@ use core::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+use tokio::runtime::Handle;
+
 use crate::config::Config;
 use crate::driver;
 use crate::shared::{Shared, TickFn};
@@ -13,8 +15,8 @@ use crate::state::TickControl;
 pub(crate) trait Engine: Send + Sync + 'static {
     fn config(&self) -> &Config;
     fn control(&self) -> &TickControl;
-    /// Spawns the task of run `run`, which began `at`.
-    fn spawn_run(self: Arc<Self>, run: u64, at: Instant);
+    /// Spawns the task of run `run`, which began `at`, on `runtime`.
+    fn spawn_run(self: Arc<Self>, runtime: &Handle, run: u64, at: Instant);
 }
 
 impl<F: TickFn> Engine for Shared<F> {
@@ -26,8 +28,8 @@ impl<F: TickFn> Engine for Shared<F> {
         &self.control
     }
 
-    fn spawn_run(self: Arc<Self>, run: u64, at: Instant) {
-        driver::spawn(self, run, at);
+    fn spawn_run(self: Arc<Self>, runtime: &Handle, run: u64, at: Instant) {
+        driver::spawn(self, runtime, run, at);
     }
 }
 

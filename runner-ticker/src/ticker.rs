@@ -164,17 +164,20 @@ impl Runner for Ticker {
     async fn start(&self) -> Result<(), Error> {
         let engine = &self.engine;
         let (config, control) = (engine.config(), engine.control());
-        if let Err(fault) = task::runtime() {
-            tracing::warn!(target: "runner::ticker", { runner.name = %config.name }, "runner.start: refused, no tokio runtime");
-            return Err(control.refuse_start(fault.into()));
-        }
+        let runtime = match task::runtime() {
+            Ok(runtime) => runtime,
+            Err(fault) => {
+                tracing::warn!(target: "runner::ticker", { runner.name = %config.name }, "runner.start: refused, no tokio runtime");
+                return Err(control.refuse_start(fault.into()));
+            }
+        };
         match control.begin_start(ReadyWhen::Spawned, now).await {
             Begin::AlreadyRunning => {
                 tracing::trace!(target: "runner::ticker", { runner.name = %config.name }, "runner.start: already running");
             }
             Begin::Spawn { run, at } => {
                 tracing::debug!(target: "runner::ticker", { runner.name = %config.name, run }, "runner.starting");
-                Arc::clone(engine).spawn_run(run, at);
+                Arc::clone(engine).spawn_run(&runtime, run, at);
             }
         }
         Ok(())

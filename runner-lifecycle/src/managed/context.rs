@@ -10,8 +10,11 @@ use tokio_util::sync::CancellationToken;
 use crate::cancelled::Cancelled;
 use crate::control::Control;
 
+/// The health a run reported, and which run; boxed, as most runs never report one.
+pub(crate) type Reported = Option<Box<(u64, Health)>>;
+
 /// The control plane of a managed runner: its recorded errors, and the health a run reported.
-pub(crate) type ManagedControl = Control<super::Error, Option<Health>>;
+pub(crate) type ManagedControl = Control<super::Error, Reported>;
 
 /// What a run's context reaches: the control plane and the runner's name, whatever the work.
 pub(crate) trait Scope: Send + Sync + 'static {
@@ -98,18 +101,20 @@ impl RunContext {
     /// Reports the run's health (liveness): what the runner's `health()` says while it is
     /// running, instead of plain `Healthy`. A change from one kind to another (healthy, degraded,
     /// unhealthy) advances the runner's version, so a supervisor waiting on `changed` learns it
-    /// at once. Forgotten when the run ends. A no-op once the run is no longer current.
+    /// at once. Belongs to this run: the next run starts healthy. A no-op once the run is no
+    /// longer current.
     pub fn set_health(&self, health: Health) {
         let run = self.run;
         let changed = self.scope.control().update(|parts| {
             if !parts.is_live(run) {
                 return false;
             }
-            // Nothing reported counts as healthy, as a running runner is by default.
-            let kind = |h: &Option<Health>| h.as_ref().map_or(kind_of(&Health::Healthy), kind_of);
-            let before = kind(parts.ext);
-            *parts.ext = Some(health);
-            let changed = kind(parts.ext) != before;
+            let before = reported(parts.ext, run).map_or(kind_of(&Health::Healthy), kind_of);
+            let changed = kind_of(&health) != before;
+            match parts.ext {
+                Some(slot) => **slot = (run, health),
+                None => *parts.ext = Some(Box::new((run, health))),
+            }
             if changed {
                 parts.touch();
             }
@@ -131,6 +136,13 @@ impl RunContext {
     pub fn name(&self) -> &str {
         self.scope.name()
     }
+}
+
+/// The health run `run` reported, if it reported one (a report of an earlier run is ignored).
+pub(crate) fn reported(slot: &Reported, run: u64) -> Option<&Health> {
+    slot.as_deref()
+        .filter(|(reporter, _)| *reporter == run)
+        .map(|(_, health)| health)
 }
 
 /// Healthy, degraded or unhealthy, without the reason: a change of this is worth a version.

@@ -33,7 +33,7 @@ use crate::task;
 
 /// Calls the run function for run `run`, then spawns the task that drives the run. The span is
 /// attached only when some subscriber wants it, so it costs nothing otherwise.
-pub(crate) fn spawn<W: Work>(shared: Arc<Shared<W>>, run: u64) {
+pub(crate) fn spawn<W: Work>(shared: Arc<Shared<W>>, runtime: &tokio::runtime::Handle, run: u64) {
     let context = RunContext::new(Arc::clone(&shared) as _, run);
     let work = call(|| Arc::clone(&shared.work).run(context));
     let span = tracing::debug_span!(
@@ -42,19 +42,11 @@ pub(crate) fn spawn<W: Work>(shared: Arc<Shared<W>>, run: u64) {
         runner.name = %shared.config.name,
         run,
     );
-    let on_fault = {
-        let shared = Arc::clone(&shared);
-        move |fault| {
-            if let Some((exit, state)) = shared.control.fault(run, fault) {
-                tracing::error!(target: "runner::lifecycle", { runner.name = %shared.config.name, run, %exit, %state }, "runner.faulted: the run's task ended without finishing the run");
-            }
-        }
-    };
     let drive = Drive::new(shared, run, work, W::stop);
     if span.is_disabled() {
-        task::spawn(drive, on_fault);
+        task::spawn(runtime, drive);
     } else {
-        task::spawn(drive.instrument(span), on_fault);
+        task::spawn(runtime, drive.instrument(span));
     }
 }
 
@@ -93,7 +85,7 @@ pin_project! {
 pin_project! {
     /// The task of run `run`.
     #[must_use = "futures do nothing unless polled"]
-    pub(crate) struct Drive<W, R, H>
+    pub(crate) struct Drive<W, R, H, K>
     where
         W: Work,
     {
@@ -101,15 +93,15 @@ pin_project! {
         run: u64,
         #[pin]
         future: Run<R>,
-        // Makes the stop hook's future.
-        hook: fn(Arc<W>) -> H,
+        // Makes the stop hook's future: `W::stop`, a function item, so it takes no room.
+        hook: K,
         // Our waker's key in the control plane while we wait for a stop request.
         stop_key: Option<u64>,
         // The shutdown, once it has begun.
         ending: Option<Pin<Box<Ending<H>>>>,
     }
 
-    impl<W, R, H> PinnedDrop for Drive<W, R, H>
+    impl<W, R, H, K> PinnedDrop for Drive<W, R, H, K>
     where
         W: Work,
     {
@@ -120,18 +112,14 @@ pin_project! {
     }
 }
 
-impl<W, R, H> Drive<W, R, H>
+impl<W, R, H, K> Drive<W, R, H, K>
 where
     W: Work,
     R: Future<Output = Result<(), W::Error>>,
     H: Future<Output = Result<(), W::Error>>,
+    K: Fn(Arc<W>) -> H + Copy,
 {
-    fn new(
-        shared: Arc<Shared<W>>,
-        run: u64,
-        future: Result<R, Panicked>,
-        hook: fn(Arc<W>) -> H,
-    ) -> Self {
+    fn new(shared: Arc<Shared<W>>, run: u64, future: Result<R, Panicked>, hook: K) -> Self {
         let mut drive = Drive {
             shared,
             run,
@@ -167,7 +155,7 @@ fn ended<W: Work, H>(
     run: u64,
     stop_key: &mut Option<u64>,
     ending: &mut Option<Pin<Box<Ending<H>>>>,
-    hook: fn(Arc<W>) -> H,
+    hook: impl Fn(Arc<W>) -> H,
     outcome: Outcome,
 ) where
     H: Future<Output = Result<(), W::Error>>,
@@ -184,11 +172,12 @@ fn ended<W: Work, H>(
         .replace(outcome);
 }
 
-impl<W, R, H> Future for Drive<W, R, H>
+impl<W, R, H, K> Future for Drive<W, R, H, K>
 where
     W: Work,
     R: Future<Output = Result<(), W::Error>>,
     H: Future<Output = Result<(), W::Error>>,
+    K: Fn(Arc<W>) -> H + Copy,
 {
     type Output = ();
 
@@ -239,6 +228,22 @@ where
             tracing::debug!(target: "runner::lifecycle", %exit, %state, "runner.finished");
         }
         Poll::Ready(())
+    }
+}
+
+impl<W, R, H, K> task::Driver for Drive<W, R, H, K>
+where
+    W: Work,
+    R: Future<Output = Result<(), W::Error>> + Send + 'static,
+    H: Future<Output = Result<(), W::Error>> + Send + 'static,
+    K: Fn(Arc<W>) -> H + Copy + Send + 'static,
+{
+    fn fault(self: Pin<&mut Self>, fault: crate::Fault) {
+        let this = self.project();
+        let (shared, run) = (&**this.shared, *this.run);
+        if let Some((exit, state)) = shared.control.fault(run, fault) {
+            tracing::error!(target: "runner::lifecycle", { runner.name = %shared.config.name, run, %exit, %state }, "runner.faulted: the run's task ended without finishing the run");
+        }
     }
 }
 
@@ -333,7 +338,7 @@ where
     E: Into<BoxError>,
 {
     /// Calls the stop hook (once per run), catching a panic in its synchronous part.
-    fn begin<W: Work>(shared: &Shared<W>, hook: fn(Arc<W>) -> H) -> Pin<Box<Self>> {
+    fn begin<W: Work>(shared: &Shared<W>, hook: impl Fn(Arc<W>) -> H) -> Pin<Box<Self>> {
         let (hook, hook_result) = match call(|| hook(Arc::clone(&shared.work))) {
             Ok(future) => (
                 Hook::Running {

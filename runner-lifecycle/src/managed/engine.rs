@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tokio::runtime::Handle;
+
 use super::config::Config;
 use super::context::ManagedControl;
 use super::driver;
@@ -12,8 +14,8 @@ use super::work::Work;
 pub(crate) trait Engine: Send + Sync + 'static {
     fn config(&self) -> &Config;
     fn control(&self) -> &ManagedControl;
-    /// Calls the run function for run `run` and spawns the task that drives it.
-    fn spawn_run(self: Arc<Self>, run: u64);
+    /// Calls the run function for run `run` and spawns the task that drives it on `runtime`.
+    fn spawn_run(self: Arc<Self>, runtime: &Handle, run: u64);
 }
 
 impl<W: Work> Engine for Shared<W> {
@@ -25,7 +27,7 @@ impl<W: Work> Engine for Shared<W> {
         &self.control
     }
 
-    fn spawn_run(self: Arc<Self>, run: u64) {
-        driver::spawn(self, run);
+    fn spawn_run(self: Arc<Self>, runtime: &Handle, run: u64) {
+        driver::spawn(self, runtime, run);
     }
 }

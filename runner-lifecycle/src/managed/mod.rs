@@ -120,10 +120,13 @@ impl Runner for Managed {
     async fn start(&self) -> Result<(), Error> {
         let engine = &self.engine;
         let (config, control) = (engine.config(), engine.control());
-        if let Err(fault) = crate::task::runtime() {
-            tracing::warn!(target: "runner::lifecycle", { runner.name = %config.name }, "runner.start: refused, no tokio runtime");
-            return Err(control.refuse_start(fault.into()));
-        }
+        let runtime = match crate::task::runtime() {
+            Ok(runtime) => runtime,
+            Err(fault) => {
+                tracing::warn!(target: "runner::lifecycle", { runner.name = %config.name }, "runner.start: refused, no tokio runtime");
+                return Err(control.refuse_start(fault.into()));
+            }
+        };
         let when = config.ready_when;
         match control.begin_start(when, crate::now).await {
             Begin::AlreadyRunning => {
@@ -132,8 +135,7 @@ impl Runner for Managed {
             }
             Begin::Spawn { run, .. } => {
                 tracing::debug!(target: "runner::lifecycle", { runner.name = %config.name, run, ready_when = ?when }, "runner.starting");
-                control.update(|parts| *parts.ext = None); // a new run reports its own health
-                Arc::clone(engine).spawn_run(run);
+                Arc::clone(engine).spawn_run(&runtime, run);
                 match when {
                     ReadyWhen::Spawned => Ok(()),
                     ReadyWhen::Signalled => control
@@ -185,8 +187,12 @@ impl Status for Managed {
     /// While running, what the run reported with [`RunContext::set_health`] (healthy if
     /// nothing); otherwise as the provided default.
     fn health(&self) -> Health {
-        let reported = self.engine.control().read(|reported, _, seen| {
-            (seen.state == State::Running).then(|| reported.clone().unwrap_or(Health::Healthy))
+        let reported = self.engine.control().read(|slot, _, machine| {
+            (machine.state() == State::Running).then(|| {
+                context::reported(slot, machine.run())
+                    .cloned()
+                    .unwrap_or(Health::Healthy)
+            })
         });
         reported.unwrap_or_else(|| default_health(self))
     }
