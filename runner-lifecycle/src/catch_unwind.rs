@@ -40,6 +40,7 @@ impl<F> CatchUnwind<F> {
     }
 
     /// The wrapped future, pinned.
+    #[must_use]
     pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut F> {
         self.project().inner
     }
