@@ -91,35 +91,29 @@ impl<S, T> Builder<S, T> {
             inner: self.inner.ready_when(when),
         }
     }
+}
 
+impl<S, SF, SE, T, TF, TE> Builder<S, T>
+where
+    S: Fn(RunContext) -> SF + Send + Sync + 'static,
+    SF: Future<Output = Result<(), SE>> + Send + 'static,
+    SE: Into<BoxError> + 'static,
+    T: Fn() -> TF + Send + Sync + 'static,
+    TF: Future<Output = Result<(), TE>> + Send + 'static,
+    TE: Into<BoxError> + 'static,
+{
     /// Builds the runner.
     ///
     /// # Errors
     ///
     /// [`BuildError::EmptyName`] for an empty name, [`BuildError::ZeroStopTimeout`] for a zero
     /// stop timeout.
-    pub fn build<SF, SE, TF, TE>(self) -> Result<StartStop, BuildError>
-    where
-        S: Fn(RunContext) -> SF + Send + Sync + 'static,
-        SF: Future<Output = Result<(), SE>> + Send + 'static,
-        SE: Into<BoxError> + 'static,
-        T: Fn() -> TF + Send + Sync + 'static,
-        TF: Future<Output = Result<(), TE>> + Send + 'static,
-        TE: Into<BoxError> + 'static,
-    {
+    pub fn build(self) -> Result<StartStop, BuildError> {
         self.inner.build().map(StartStop::from_managed)
     }
 
     /// Builds the runner from settings known to be valid (the defaults).
-    pub(crate) fn finish<SF, SE, TF, TE>(self) -> StartStop
-    where
-        S: Fn(RunContext) -> SF + Send + Sync + 'static,
-        SF: Future<Output = Result<(), SE>> + Send + 'static,
-        SE: Into<BoxError> + 'static,
-        T: Fn() -> TF + Send + Sync + 'static,
-        TF: Future<Output = Result<(), TE>> + Send + 'static,
-        TE: Into<BoxError> + 'static,
-    {
+    pub(crate) fn finish(self) -> StartStop {
         match self.inner.build() {
             Ok(managed) => StartStop::from_managed(managed),
             Err(error) => unreachable!("the default settings are valid: {error}"),

@@ -89,16 +89,18 @@ impl Probe {
     /// Marks the beginning of the runner's work; the work is alive until the guard is dropped.
     #[must_use = "the work counts as ended as soon as the guard is dropped"]
     pub fn enter(&self) -> Activity {
-        let waiters = {
+        // One critical section: a kit woken by this entry and ending the work at once must find
+        // the activity already counting its end requests from here.
+        let (waiters, ends_before) = {
             let mut counters = self.lock();
             counters.entered += 1;
             counters.live += 1;
-            std::mem::take(&mut counters.waiters)
+            (std::mem::take(&mut counters.waiters), counters.ends)
         };
         waiters.into_iter().for_each(Waker::wake);
         Activity {
             probe: self.clone(),
-            ends_before: self.lock().ends,
+            ends_before,
         }
     }
 
