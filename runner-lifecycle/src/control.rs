@@ -8,7 +8,7 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll};
+use core::task::{Context, Poll, Waker};
 use std::sync::Arc as StdArc;
 use std::time::Instant;
 
@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::fault::Fault;
 use crate::machine::{Applied, Exited, Machine, ReadyWhen, Start, Stop};
+use crate::sync::atomic::{AtomicU64, Ordering};
 use crate::sync::{Mutex, MutexGuard, lock};
 use crate::wait_list::WaitList;
 
@@ -32,8 +33,8 @@ use crate::wait_list::WaitList;
 ///    begins a run (or finds one running); the caller spawns the run's task (see
 ///    [`spawn`](crate::task::spawn)); with [`ReadyWhen::Signalled`] it awaits
 ///    [`ready_outcome`](Control::ready_outcome).
-/// 2. The run's task watches [`poll_stop_requested`](Control::poll_stop_requested) (or
-///    [`poll_cancelled`](Control::poll_cancelled)), reports the end of its work with
+/// 2. The run's task watches [`poll_stop`](Control::poll_stop) (an atomic load per poll, no
+///    lock), reports the end of its work with
 ///    [`exited`](Control::exited) and the end of the run with [`finish`](Control::finish). If the
 ///    task dies instead, [`fault`](Control::fault) ends the run for it.
 /// 3. `stop`: [`stop`](Control::stop) requests the stop, fires the run's token and waits for the
@@ -57,18 +58,24 @@ use crate::wait_list::WaitList;
 /// assert_eq!(control.snapshot().state, State::Running);
 ///
 /// // The run's work returned by itself; its task reports the run over.
-/// let _ = control.exited(run, &mut None);
+/// let _ = control.exited(run);
 /// control.finish(run, |_facts, _errors, _own| Report::ok(Exit::Completed));
 /// assert_eq!(control.snapshot().state, State::Stopped);
 /// assert!(control.stop(|_| {}).await.is_ok()); // nothing to stop
 /// # }
 /// ```
 pub struct Control<E, X = ()> {
+    /// The last run a caller asked to stop (0: none yet). Written under the lock, read without
+    /// it by the run's task on every poll: while it is not the task's run, nothing changed.
+    stop_hint: AtomicU64,
     inner: Mutex<Inner<E, X>>,
 }
 
 struct Inner<E, X> {
     machine: Machine,
+    /// The waker of the current run's task, woken when the run is asked to stop: kept apart from
+    /// the waiters, so that other changes neither wake the task nor make it register again.
+    driver: Option<Waker>,
     /// The current run's cancellation token, if its work asked for one, until it is fired.
     token: Option<CancellationToken>,
     /// When the current run became `Running`.
@@ -174,8 +181,10 @@ impl<E, X> Control<E, X> {
     /// A control plane for a runner that has never run, keeping at most `error_capacity` errors.
     pub fn new(error_capacity: usize, ext: X) -> Self {
         Control {
+            stop_hint: AtomicU64::new(0),
             inner: Mutex::new(Inner {
                 machine: Machine::new(),
+                driver: None,
                 token: None,
                 running_since: None,
                 errors: ErrorLog::new(error_capacity),
@@ -311,17 +320,21 @@ impl<E, X> Control<E, X> {
             Stop::Idle | Stop::Cancelled => None,
             Stop::Signal { run } => {
                 inner.running_since = None;
-                Some((run, Some(inner.token.take())))
+                self.stop_hint.store(run, Ordering::Release);
+                Some((run, Some((inner.token.take(), inner.driver.take()))))
             }
             Stop::Wait { run } => Some((run, None)),
         });
         let Some((run, signalled)) = request else {
             return Ok(());
         };
-        if let Some(token) = signalled {
+        if let Some((token, driver)) = signalled {
             requested(run);
             if let Some(token) = token {
                 token.cancel();
+            }
+            if let Some(driver) = driver {
+                driver.wake();
             }
         }
         self.until(move |inner| {
@@ -378,16 +391,30 @@ impl<E, X> Control<E, X> {
     }
 
     /// Ready once a caller has asked run `run` to stop (not when it ends by itself): what a run's
-    /// task waits for while its work runs. The waker is registered under `key` until then.
-    pub fn poll_stop_requested(
+    /// own task checks on every poll. Costs one atomic load while nothing changed and the task's
+    /// waker is the one registered: `registered` is the task's copy of the waker the control
+    /// plane holds for it (start with `None`); the lock is taken only to register a new waker.
+    /// The stop wakes that waker; other changes do not.
+    pub fn poll_stop(
         &self,
         run: u64,
-        key: &mut Option<u64>,
+        registered: &mut Option<Waker>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        self.poll_until(key, cx, |inner| {
-            (inner.machine.run() != run || inner.machine.stop_requested()).then_some(())
-        })
+        if self.stop_hint.load(Ordering::Acquire) == run {
+            return Poll::Ready(());
+        }
+        if registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        let mut inner = self.lock();
+        if inner.machine.run() != run || inner.machine.stop_requested() {
+            return Poll::Ready(());
+        }
+        let waker = cx.waker().clone();
+        inner.driver = Some(waker.clone());
+        *registered = Some(waker);
+        Poll::Pending
     }
 
     /// The cancellation token of run `run`: made on the first request and shared after that,
@@ -408,15 +435,13 @@ impl<E, X> Control<E, X> {
     }
 
     /// The work of run `run` returned or panicked: returns how the run came to end, and cancels
-    /// the run's token for anything the work spawned with it. The task stops waiting for a stop
-    /// request: its waker under `stop_key` is dropped too.
-    pub fn exited(&self, run: u64, stop_key: &mut Option<u64>) -> Exited {
+    /// the run's token for anything the work spawned with it. The run's task is no longer woken
+    /// by a stop request.
+    pub fn exited(&self, run: u64) -> Exited {
         let (exited, token) = self.transition(|inner| {
-            if let Some(key) = stop_key.take() {
-                inner.waiters.remove(key);
-            }
             let exited = inner.machine.exited(run);
             inner.running_since = None;
+            inner.driver = None;
             (exited, inner.token.take())
         });
         if let Some(token) = token {
@@ -447,6 +472,7 @@ impl<E, X> Control<E, X> {
             let _ = inner.machine.finish(run, failed);
             let exit = report.exit.clone();
             inner.running_since = None;
+            inner.driver = None;
             let record = Record {
                 run,
                 reached_running: facts.reached_running,
@@ -486,6 +512,7 @@ impl<E, X> Control<E, X> {
             };
             let _ = inner.machine.finish(run, true);
             inner.running_since = None;
+            inner.driver = None;
             let exit = report.exit.clone();
             inner.last = Some(Box::new(Record {
                 run,
@@ -742,7 +769,7 @@ mod tests {
     fn stop_cancels_a_back_off() {
         let control = control();
         let run = begin(&control, ReadyWhen::Spawned);
-        let _ = control.exited(run, &mut None);
+        let _ = control.exited(run);
         let _ = control.finish(run, |_, _, _| Report::ok(Exit::Completed));
         assert!(control.back_off(run));
         assert_eq!(control.snapshot().state, State::BackingOff);

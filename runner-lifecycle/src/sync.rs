@@ -21,6 +21,15 @@ pub use std::sync::{Arc, Mutex, MutexGuard, atomic};
 #[cfg(runner_loom)]
 pub use loom::sync::{Arc, Mutex, MutexGuard, atomic};
 
+/// Lets another thread run: for the rare retry loops of lock-free readers (a reader that met a
+/// write in progress). loom's own under `--cfg runner_loom`, so models see the yield.
+pub fn yield_now() {
+    #[cfg(not(runner_loom))]
+    std::thread::yield_now();
+    #[cfg(runner_loom)]
+    loom::thread::yield_now();
+}
+
 /// Locks `mutex`, ignoring poisoning: every critical section in the runner crates leaves the
 /// state consistent before anything in it can panic, and none of them calls user code.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

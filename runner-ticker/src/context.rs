@@ -9,12 +9,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{BuildError, check_period};
+use crate::ledger::Ledger;
 use crate::state::{TickControl, Ticking};
 
-/// What a tick's context reaches: the control plane and the ticker's name, whatever the
-/// function.
+/// What a tick's context reaches: the control plane, the ledger and the ticker's name, whatever
+/// the function.
 pub(crate) trait Scope: Send + Sync + 'static {
     fn control(&self) -> &TickControl;
+    fn ledger(&self) -> &Ledger;
     fn name(&self) -> &str;
 }
 
@@ -86,11 +88,8 @@ impl TickContext {
     /// [`BuildError::NoPeriod`] on a cron schedule; the schedule is then unchanged.
     pub fn set_period(&self, period: Duration) -> Result<(), BuildError> {
         check_period(period)?;
-        if !self
-            .scope
-            .control()
-            .set_period(runner_lifecycle::now(), period)
-        {
+        let (control, ledger) = (self.scope.control(), self.scope.ledger());
+        if !control.set_period(ledger, runner_lifecycle::now(), period) {
             return Err(BuildError::NoPeriod);
         }
         tracing::debug!(target: "runner::ticker", { runner.name = %self.scope.name(), ?period }, "runner.period: changed from inside a run");

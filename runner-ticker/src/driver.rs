@@ -13,7 +13,7 @@
 
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, ready};
+use core::task::{Context, Poll, Waker, ready};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ use crate::context::TickContext;
 use crate::error::{BoxError, Error};
 use crate::schedule::{Plan, Tick};
 use crate::shared::{Shared, TickFn};
-use crate::state::{RunReport, Ticking};
+use crate::state::Ticking;
 use crate::stats::{Flip, RunKind};
 
 /// Spawns the task of run `run`, which began at `started`. The span is attached only when some
@@ -86,24 +86,14 @@ pin_project! {
         run: u64,
         plan: Plan,
         jitter: Jitter,
-        // Our waker's key in the control plane, for the stop request.
-        stop_key: Option<u64>,
+        // The waker the control plane holds for us, to wake us on a stop request.
+        registered: Option<Waker>,
         // Set once the stop request has been seen.
         stopping: bool,
         #[pin]
         timer: Sleep,
         #[pin]
         phase: Phase<F::Run>,
-    }
-
-    impl<F> PinnedDrop for Drive<F>
-    where
-        F: TickFn,
-    {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            this.shared.control.forget(this.stop_key);
-        }
     }
 }
 
@@ -124,7 +114,7 @@ impl<F: TickFn> Drive<F> {
             run,
             plan,
             jitter,
-            stop_key: None,
+            registered: None,
             stopping: false,
             timer: tokio::time::sleep_until(first.into()),
             phase: Phase::Waiting,
@@ -141,11 +131,12 @@ impl<F: TickFn> Future for Drive<F> {
         let config = &shared.config;
         let run = *this.run;
 
-        // One check (and one registration) for the stop request per poll, until it comes.
+        // One atomic load per poll for the stop request (the lock only to register our waker),
+        // until it comes.
         if !*this.stopping
             && shared
                 .control
-                .poll_cancelled(run, this.stop_key, cx)
+                .poll_stop(run, this.registered, cx)
                 .is_ready()
         {
             *this.stopping = true;
@@ -225,12 +216,7 @@ impl<F: TickFn> Future for Drive<F> {
                                 this.phase.set(Phase::Waiting);
                                 let grace = config.stop_timeout;
                                 tracing::warn!(target: "runner::ticker", seq, ?grace, "runner.aborted: run outlived the stop timeout");
-                                let _ = shared.control.record(RunReport {
-                                    kind: RunKind::TimedOut,
-                                    error: None,
-                                    started,
-                                    took: now().saturating_duration_since(started),
-                                });
+                                let _ = record(shared, RunKind::TimedOut, None, started);
                                 finish(shared, run, Some(Error::Aborted { seq, grace }));
                                 this.phase.set(Phase::Done);
                                 continue;
@@ -284,25 +270,34 @@ fn ended<F: TickFn>(
     if let Err(error) = &outcome {
         tracing::debug!(target: "runner::ticker", %error, "runner.tick: failed");
     }
-    let (flip, reset) = shared.control.record(RunReport {
-        kind,
-        error: outcome.err(),
-        started,
-        took: now().saturating_duration_since(started),
-    });
-    match flip {
+    if let Some((at, period)) = record(shared, kind, outcome.err(), started) {
+        plan.reset(at, period);
+    }
+    timer.reset(tokio_instant(next_due(plan, jitter, started)));
+}
+
+/// Records how one tick's run ended: in the ledger, and (only if there is any) its error, a
+/// health flip, a pending period change and waiting readers in the control plane. Returns the
+/// period change to apply.
+fn record<F: TickFn>(
+    shared: &Shared<F>,
+    kind: RunKind,
+    error: Option<Error>,
+    started: Instant,
+) -> Option<(Instant, Duration)> {
+    let took = now().saturating_duration_since(started);
+    let recorded = shared.ledger.record(kind, started, took);
+    let reset = shared.control.after_run(&shared.ledger, error, &recorded);
+    match recorded.flip {
         Flip::None => {}
         Flip::BecameUnhealthy => {
-            tracing::warn!(target: "runner::ticker", health = %shared.control.gauge_health(), "runner.health: unhealthy");
+            tracing::warn!(target: "runner::ticker", health = %crate::ticker::gauge_health(shared), "runner.health: unhealthy");
         }
         Flip::BecameHealthy => {
             tracing::info!(target: "runner::ticker", "runner.health: healthy again");
         }
     }
-    if let Some((at, period)) = reset {
-        plan.reset(at, period);
-    }
-    timer.reset(tokio_instant(next_due(plan, jitter, started)));
+    reset
 }
 
 /// When the next run starts: the next tick's due time plus this run's jitter, or, for a schedule
@@ -317,7 +312,7 @@ fn next_due(plan: &Plan, jitter: &mut Jitter, from: Instant) -> Instant {
 /// error of a tick that had to be dropped at the stop's deadline; `stop` returns it.
 fn finish<F: TickFn>(shared: &Shared<F>, run: u64, aborted: Option<Error>) {
     let finished = shared.control.finish(run, |_facts, errors, state| {
-        state.forget_reset();
+        state.forget_reset(&shared.ledger);
         match aborted {
             Some(error) => {
                 let recorded = errors.record(error);

@@ -9,12 +9,14 @@ use tokio::runtime::Handle;
 
 use crate::config::Config;
 use crate::driver;
+use crate::ledger::Ledger;
 use crate::shared::{Shared, TickFn};
 use crate::state::TickControl;
 
 pub(crate) trait Engine: Send + Sync + 'static {
     fn config(&self) -> &Config;
     fn control(&self) -> &TickControl;
+    fn ledger(&self) -> &Ledger;
     /// Spawns the task of run `run`, which began `at`, on `runtime`.
     fn spawn_run(self: Arc<Self>, runtime: &Handle, run: u64, at: Instant);
 }
@@ -26,6 +28,10 @@ impl<F: TickFn> Engine for Shared<F> {
 
     fn control(&self) -> &TickControl {
         &self.control
+    }
+
+    fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     fn spawn_run(self: Arc<Self>, runtime: &Handle, run: u64, at: Instant) {

@@ -7,6 +7,7 @@ use core::future::Future;
 use crate::config::Config;
 use crate::context::{Scope, TickContext};
 use crate::error::BoxError;
+use crate::ledger::Ledger;
 use crate::state::TickControl;
 
 /// The function run on every tick: `Fn(TickContext) -> impl Future<Output = Result<(), E>>`.
@@ -30,15 +31,23 @@ where
     }
 }
 
+/// In this order, so that what every run touches sits together: the ledger, right after the
+/// reference counts a tick's context clones.
+#[repr(C)]
 pub(crate) struct Shared<F> {
-    pub(crate) config: Config,
+    pub(crate) ledger: Ledger,
     pub(crate) control: TickControl,
+    pub(crate) config: Config,
     pub(crate) function: F,
 }
 
 impl<F: TickFn> Scope for Shared<F> {
     fn control(&self) -> &TickControl {
         &self.control
+    }
+
+    fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     fn name(&self) -> &str {

@@ -1,94 +1,113 @@
-//! [`TickState`]: the ticker's own part of the control plane (statistics, health gauge, period),
-//! kept under the control plane's lock so that one critical section per tick records a run; and
-//! [`Ticking`], the ticker's operations on it.
+//! [`TickState`]: the ticker's own part of the control plane, under its lock: the period in
+//! force, a period change waiting for the task, and the readers waiting for a run count; and
+//! [`Ticking`], the ticker's operations on it. Everything a run touches every time is in the
+//! [`Ledger`](crate::ledger::Ledger) instead, without a lock.
 
-use std::sync::Arc;
+use core::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use runner_core::Health;
-use runner_lifecycle::Control;
+use runner_lifecycle::{Control, WaitList};
 
 use crate::error::Error;
-use crate::stats::{Flip, Gauge, RunKind, Stats};
+use crate::ledger::{Ledger, Recorded};
+use crate::stats::Flip;
 
 /// The control plane of a ticker.
 pub(crate) type TickControl = Control<Error, TickState>;
 
 #[derive(Debug)]
 pub(crate) struct TickState {
-    stats: Stats,
-    gauge: Gauge,
     /// The period in force; none for a cron schedule.
     period: Option<Duration>,
     /// A new period asked for from inside a run, and when.
     reset: Option<(Instant, Duration)>,
+    /// Readers waiting for a run count (`Ticker::until_runs`).
+    run_waiters: WaitList,
 }
 
 impl TickState {
-    pub(crate) fn new(period: Option<Duration>, gauge: Gauge) -> Self {
+    pub(crate) fn new(period: Option<Duration>) -> Self {
         TickState {
-            stats: Stats::default(),
-            gauge,
             period,
             reset: None,
+            run_waiters: WaitList::default(),
         }
     }
 
     /// The ticker's run is over: a period change it did not get to apply belongs to the next
     /// start, as the period in force; it must not fire as a reset measured from its old call.
-    pub(crate) fn forget_reset(&mut self) {
+    pub(crate) fn forget_reset(&mut self, ledger: &Ledger) {
         self.reset = None;
+        ledger.set_reset_pending(false);
     }
 }
 
-/// How one tick's run ended, as the driver reports it.
-#[derive(Debug)]
-pub(crate) struct RunReport {
-    pub(crate) kind: RunKind,
-    pub(crate) error: Option<Error>,
-    pub(crate) started: Instant,
-    pub(crate) took: Duration,
-}
-
-/// The ticker's operations on its control plane.
+/// The ticker's operations on its control plane: the rare paths of a run, and the readers'.
 pub(crate) trait Ticking {
-    /// Records how one tick's run ended (the ticker goes on), and takes the new period asked for
-    /// during the run, if any: one critical section per tick. A flip of the health gauge moves
-    /// the version, so watchers learn it without polling.
-    fn record(&self, report: RunReport) -> (Flip, Option<(Instant, Duration)>);
+    /// After a run the ledger recorded: records its error, moves the version if health flipped,
+    /// takes a pending period change, wakes the readers waiting for a run count; in one critical
+    /// section, and none at all when there is nothing of the kind (the common case).
+    fn after_run(
+        &self,
+        ledger: &Ledger,
+        error: Option<Error>,
+        recorded: &Recorded,
+    ) -> Option<(Instant, Duration)>;
 
     /// A new period from inside a run, at `at`: the next tick is due one new period later.
     /// Returns `false` (and changes nothing) for a cron schedule, which has no period.
-    fn set_period(&self, at: Instant, period: Duration) -> bool;
+    fn set_period(&self, ledger: &Ledger, at: Instant, period: Duration) -> bool;
 
     /// The period in force.
     fn period(&self) -> Option<Duration>;
 
-    fn stats(&self) -> Stats;
+    /// Ready once at least `n` runs have ended; the waker is registered under `key` until then.
+    fn poll_runs(
+        &self,
+        ledger: &Ledger,
+        n: u64,
+        key: &mut Option<u64>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()>;
 
-    /// Liveness while running: the gauge's verdict, naming the last error.
-    fn gauge_health(&self) -> Health;
+    /// Forgets the waker registered under `key` by [`poll_runs`](Ticking::poll_runs).
+    fn forget_runs_waiter(&self, key: &mut Option<u64>);
 }
 
 impl Ticking for TickControl {
-    fn record(&self, report: RunReport) -> (Flip, Option<(Instant, Duration)>) {
-        self.update(|parts| {
-            let state = &mut *parts.ext;
-            state.stats.record(report.kind, report.started, report.took);
-            if let Some(error) = report.error {
+    fn after_run(
+        &self,
+        ledger: &Ledger,
+        error: Option<Error>,
+        recorded: &Recorded,
+    ) -> Option<(Instant, Duration)> {
+        let flipped = recorded.flip != Flip::None;
+        if error.is_none() && !flipped && !recorded.reset_pending && !recorded.watched {
+            return None;
+        }
+        let (reset, waiters) = self.update(|parts| {
+            if let Some(error) = error {
                 parts.errors.record(error);
             }
-            let state = &mut *parts.ext;
-            let flip = state.gauge.record(report.kind == RunKind::Succeeded);
-            let reset = state.reset.take();
-            if flip != Flip::None {
+            if flipped {
                 parts.touch();
             }
-            (flip, reset)
-        })
+            let reset = if recorded.reset_pending {
+                ledger.set_reset_pending(false);
+                parts.ext.reset.take()
+            } else {
+                None
+            };
+            let waiters = recorded.watched.then(|| parts.ext.run_waiters.take());
+            (reset, waiters)
+        });
+        if let Some(waiters) = waiters {
+            waiters.wake_all();
+        }
+        reset
     }
 
-    fn set_period(&self, at: Instant, period: Duration) -> bool {
+    fn set_period(&self, ledger: &Ledger, at: Instant, period: Duration) -> bool {
         self.update(|parts| {
             let state = &mut *parts.ext;
             if state.period.is_none() {
@@ -96,6 +115,7 @@ impl Ticking for TickControl {
             }
             state.period = Some(period);
             state.reset = Some((at, period));
+            ledger.set_reset_pending(true);
             true
         })
     }
@@ -104,16 +124,30 @@ impl Ticking for TickControl {
         self.read(|state, _, _| state.period)
     }
 
-    fn stats(&self) -> Stats {
-        self.read(|state, _, _| state.stats.clone())
+    fn poll_runs(
+        &self,
+        ledger: &Ledger,
+        n: u64,
+        key: &mut Option<u64>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        self.update(|parts| {
+            // Under the lock the task takes the waiters with: a run recorded before this check
+            // is seen here; one after it finds the waker registered.
+            if ledger.runs() >= n {
+                if let Some(key) = key.take() {
+                    parts.ext.run_waiters.remove(key);
+                }
+                return Poll::Ready(());
+            }
+            parts.ext.run_waiters.register(key, cx.waker());
+            Poll::Pending
+        })
     }
 
-    fn gauge_health(&self) -> Health {
-        self.read(|state, errors, _| {
-            let last = errors
-                .last()
-                .map(|e: &Arc<Error>| e as &dyn std::fmt::Display);
-            state.gauge.health(last)
-        })
+    fn forget_runs_waiter(&self, key: &mut Option<u64>) {
+        if let Some(key) = key.take() {
+            self.update(|parts| parts.ext.run_waiters.remove(key));
+        }
     }
 }

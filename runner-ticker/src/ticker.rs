@@ -1,5 +1,6 @@
 //! [`Ticker`]: a function run on a schedule, as a [`Runner`].
 
+use core::fmt;
 use core::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use crate::config::Config;
 use crate::context::TickContext;
 use crate::engine::Engine;
 use crate::error::{BoxError, BuildError, Error};
+use crate::ledger::Ledger;
 use crate::schedule::Every;
 use crate::shared::{Shared, TickFn};
 use crate::state::{TickState, Ticking};
@@ -122,11 +124,12 @@ impl Ticker {
         function: F,
     ) -> Self {
         let gauge = Gauge::new(unhealthy_after, healthy_after);
-        let control = Control::new(error_capacity, TickState::new(config.every.period(), gauge));
+        let control = Control::new(error_capacity, TickState::new(config.every.period()));
         Ticker {
             engine: Arc::new(Shared {
-                config,
+                ledger: Ledger::new(gauge, now()),
                 control,
+                config,
                 function,
             }),
         }
@@ -145,11 +148,113 @@ impl Ticker {
         self.engine.control().period()
     }
 
-    /// Counts and timings of the runs since the ticker was built.
+    /// Counts and timings of the runs since the ticker was built: one consistent view, read
+    /// without stopping the ticker.
     #[must_use]
     pub fn stats(&self) -> Stats {
-        self.engine.control().stats()
+        self.engine.ledger().stats()
     }
+
+    /// Resolves once at least `runs` runs have ended since the ticker was built (however they
+    /// ended), with the statistics as they were then. Never polls: the ticker's task wakes it
+    /// when a run ends. Use it to wait for a first run (`until_runs(1)`, a cache warmed by
+    /// [`FirstRun::Immediately`](crate::FirstRun)) or for a test to see *n* ticks.
+    ///
+    /// It waits for ever if the ticker does not run that often (stopped, or a schedule that ends):
+    /// bound it with `tokio::time::timeout` where that can happen. Cancel-safe: dropping it
+    /// leaves nothing behind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_core::Runner;
+    /// use runner_ticker::{FirstRun, TickContext, Ticker};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let warmer = Ticker::builder(Duration::from_secs(60), |_tick: TickContext| async {
+    ///     Ok::<_, std::io::Error>(()) // load the cache
+    /// })
+    /// .first_run(FirstRun::Immediately)
+    /// .build()?;
+    /// warmer.start().await?;
+    /// let stats = warmer.until_runs(1).await; // the cache is warm
+    /// assert_eq!(stats.runs, 1);
+    /// warmer.stop().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn until_runs(&self, runs: u64) -> UntilRuns<'_> {
+        UntilRuns {
+            engine: &*self.engine,
+            runs,
+            key: None,
+            watching: false,
+        }
+    }
+}
+
+/// Future returned by [`Ticker::until_runs`]: resolves with the [`Stats`] once enough runs have
+/// ended.
+#[must_use = "futures do nothing unless polled"]
+pub struct UntilRuns<'a> {
+    engine: &'a dyn Engine,
+    runs: u64,
+    /// Our waker's key among the readers waiting for a run count.
+    key: Option<u64>,
+    /// Whether the ledger counts us among the watchers.
+    watching: bool,
+}
+
+impl Future for UntilRuns<'_> {
+    type Output = Stats;
+
+    fn poll(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Stats> {
+        let this = self.get_mut();
+        let ledger = this.engine.ledger();
+        if !this.watching {
+            if ledger.runs() >= this.runs {
+                return core::task::Poll::Ready(ledger.stats());
+            }
+            ledger.watch(true);
+            this.watching = true;
+        }
+        core::task::ready!(
+            this.engine
+                .control()
+                .poll_runs(ledger, this.runs, &mut this.key, cx)
+        );
+        ledger.watch(false);
+        this.watching = false;
+        core::task::Poll::Ready(ledger.stats())
+    }
+}
+
+impl Drop for UntilRuns<'_> {
+    fn drop(&mut self) {
+        if self.watching {
+            self.engine.ledger().watch(false);
+            self.engine.control().forget_runs_waiter(&mut self.key);
+        }
+    }
+}
+
+impl fmt::Debug for UntilRuns<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UntilRuns")
+            .field("runs", &self.runs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Liveness while running: the gauge's verdict, naming the last error.
+pub(crate) fn gauge_health(engine: &dyn Engine) -> Health {
+    let (gauge, state) = engine.ledger().gauge();
+    engine
+        .control()
+        .read(|_, errors, _| gauge.health(state, errors.last().map(|e| e as &dyn fmt::Display)))
 }
 
 impl Runner for Ticker {
@@ -227,7 +332,7 @@ impl Status for Ticker {
     /// when stopped or failed.
     fn health(&self) -> Health {
         match self.state() {
-            State::Running => self.engine.control().gauge_health(),
+            State::Running => gauge_health(&*self.engine),
             State::Stopping => Health::degraded("stopping"),
             State::Failed => match self.last_exit() {
                 Some(exit) => Health::unhealthy(exit.to_string()),

@@ -13,7 +13,7 @@
 
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, ready};
+use core::task::{Context, Poll, Waker, ready};
 use std::sync::Arc;
 
 use pin_project_lite::pin_project;
@@ -95,20 +95,10 @@ pin_project! {
         future: Run<R>,
         // Makes the stop hook's future: `W::stop`, a function item, so it takes no room.
         hook: K,
-        // Our waker's key in the control plane while we wait for a stop request.
-        stop_key: Option<u64>,
+        // The waker the control plane holds for us, to wake us on a stop request.
+        registered: Option<Waker>,
         // The shutdown, once it has begun.
         ending: Option<Pin<Box<Ending<H>>>>,
-    }
-
-    impl<W, R, H, K> PinnedDrop for Drive<W, R, H, K>
-    where
-        W: Work,
-    {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            this.shared.control.forget(this.stop_key);
-        }
     }
 }
 
@@ -125,7 +115,7 @@ where
             run,
             future: Run::Ended,
             hook,
-            stop_key: None,
+            registered: None,
             ending: None,
         };
         match future {
@@ -138,7 +128,6 @@ where
             Err(panicked) => ended(
                 &drive.shared,
                 drive.run,
-                &mut drive.stop_key,
                 &mut drive.ending,
                 hook,
                 Outcome::Panicked(panicked),
@@ -153,7 +142,6 @@ where
 fn ended<W: Work, H>(
     shared: &Shared<W>,
     run: u64,
-    stop_key: &mut Option<u64>,
     ending: &mut Option<Pin<Box<Ending<H>>>>,
     hook: impl Fn(Arc<W>) -> H,
     outcome: Outcome,
@@ -161,7 +149,7 @@ fn ended<W: Work, H>(
     H: Future<Output = Result<(), W::Error>>,
 {
     // This also cancels the run's token, for anything the run spawned with it.
-    if shared.control.exited(run, stop_key) == Exited::ByItself {
+    if shared.control.exited(run) == Exited::ByItself {
         tracing::debug!(target: "runner::lifecycle", %outcome, "runner.exited: the run ended by itself");
     }
     ending
@@ -192,16 +180,12 @@ where
             if let Poll::Ready(end) = future.poll(cx) {
                 this.future.set(Run::Ended);
                 let outcome = outcome(end);
-                ended(shared, *this.run, this.stop_key, this.ending, hook, outcome);
+                ended(shared, *this.run, this.ending, hook, outcome);
             }
         }
 
         if this.ending.is_none() {
-            ready!(
-                shared
-                    .control
-                    .poll_stop_requested(*this.run, this.stop_key, cx)
-            );
+            ready!(shared.control.poll_stop(*this.run, this.registered, cx));
             tracing::debug!(target: "runner::lifecycle", "runner.winding_down: stop hook started while the run winds down");
             *this.ending = Some(Ending::begin(shared, hook));
         }

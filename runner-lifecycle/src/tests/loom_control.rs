@@ -45,17 +45,13 @@ enum Ending {
 /// work ends by itself), reports the work's end, then the run's.
 fn drive(control: &Ctl, run: u64, ending: Ending) {
     if ending == Ending::WhenAsked {
-        block_on(async {
-            loop {
-                let seen = control.snapshot();
-                if seen.state == State::Stopping {
-                    return;
-                }
-                control.changed(seen.version).await;
-            }
-        });
+        // As the drivers do: an atomic load per poll, the lock only to register the waker.
+        let mut registered = None;
+        block_on(core::future::poll_fn(|cx| {
+            control.poll_stop(run, &mut registered, cx)
+        }));
     }
-    let _ = control.exited(run, &mut None);
+    let _ = control.exited(run);
     let finished = control.finish(run, |facts, _, _| {
         Report::ok(if facts.stop_requested {
             Exit::Stopped
@@ -234,7 +230,7 @@ fn loom_token_requested_while_stopping() {
                     control.poll_cancelled(run, &mut key, cx)
                 }));
                 // The work has seen its cancellation: it ends, and its task reports it.
-                let _ = control.exited(run, &mut None);
+                let _ = control.exited(run);
                 let _ = control.finish(run, |_, _, _| Report::ok(Exit::Stopped));
                 token
             })
