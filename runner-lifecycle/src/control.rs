@@ -64,6 +64,7 @@ use crate::wait_list::WaitList;
 /// assert!(control.stop(|_| {}).await.is_ok()); // nothing to stop
 /// # }
 /// ```
+#[repr(C)] // the stop hint first: a runner may lay its own hot fields out right before it
 pub struct Control<E, X = ()> {
     /// The last run a caller asked to stop (0: none yet). Written under the lock, read without
     /// it by the run's task on every poll: while it is not the task's run, nothing changed.

@@ -27,6 +27,7 @@ use tracing::Instrument;
 
 use crate::context::TickContext;
 use crate::error::{BoxError, Error};
+use crate::ledger::Writer;
 use crate::schedule::{Plan, Tick};
 use crate::shared::{Shared, TickFn};
 use crate::state::Ticking;
@@ -84,8 +85,11 @@ pin_project! {
     {
         shared: Arc<Shared<F>>,
         run: u64,
-        plan: Plan,
-        jitter: Jitter,
+        // The schedule, the jitter and our copies of what we write to the ledger.
+        course: Course,
+        // Copied from the configuration, so a tick reads no cold line for them.
+        run_timeout: Option<Duration>,
+        stop_timeout: Duration,
         // The waker the control plane holds for us, to wake us on a stop request.
         registered: Option<Waker>,
         // Set once the stop request has been seen.
@@ -107,13 +111,19 @@ impl<F: TickFn> Drive<F> {
             config.first_run,
             config.missed_ticks,
         );
-        let mut jitter = Jitter::new(config.jitter);
-        let first = next_due(&plan, &mut jitter, started);
+        let mut course = Course {
+            plan,
+            jitter: Jitter::new(config.jitter),
+            writer: shared.ledger.writer(&shared.tally),
+        };
+        let first = course.next_due(started);
+        let (run_timeout, stop_timeout) = (config.run_timeout, config.stop_timeout);
         Drive {
             shared,
             run,
-            plan,
-            jitter,
+            course,
+            run_timeout,
+            stop_timeout,
             registered: None,
             stopping: false,
             timer: tokio::time::sleep_until(first.into()),
@@ -128,7 +138,6 @@ impl<F: TickFn> Future for Drive<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let mut this = self.project();
         let shared = &**this.shared;
-        let config = &shared.config;
         let run = *this.run;
 
         // One atomic load per poll for the stop request (the lock only to register our waker),
@@ -143,7 +152,7 @@ impl<F: TickFn> Future for Drive<F> {
             if let PhaseProj::Running { timed, .. } = this.phase.as_mut().project() {
                 // The run's token has fired: it has the stop timeout to end.
                 *timed = true;
-                let grace = deadline::after(now(), config.stop_timeout);
+                let grace = deadline::after(now(), *this.stop_timeout);
                 this.timer.as_mut().reset(tokio_instant(grace));
             }
         }
@@ -159,7 +168,7 @@ impl<F: TickFn> Future for Drive<F> {
                     }
                     ready!(this.timer.as_mut().poll(cx));
                     let started = now();
-                    let tick = this.plan.fire(started);
+                    let tick = this.course.plan.fire(started);
                     let lateness = started.saturating_duration_since(tick.scheduled);
                     tracing::trace!(target: "runner::ticker", seq = tick.seq, ?lateness, "runner.tick");
                     let context = TickContext::new(
@@ -174,18 +183,11 @@ impl<F: TickFn> Future for Drive<F> {
                                 seq: tick.seq,
                                 panic,
                             });
-                            ended(
-                                shared,
-                                this.plan,
-                                this.jitter,
-                                this.timer.as_mut(),
-                                outcome,
-                                started,
-                            );
+                            ended(shared, this.course, this.timer.as_mut(), outcome, started);
                         }
                         Ok(work) => {
-                            let timed = config.run_timeout.is_some();
-                            if let Some(limit) = config.run_timeout {
+                            let timed = this.run_timeout.is_some();
+                            if let Some(limit) = *this.run_timeout {
                                 let limit = deadline::after(started, limit);
                                 this.timer.as_mut().reset(tokio_instant(limit));
                             }
@@ -214,27 +216,21 @@ impl<F: TickFn> Future for Drive<F> {
                             if *this.stopping {
                                 // The stop's grace period is over: drop the run, then finish.
                                 this.phase.set(Phase::Waiting);
-                                let grace = config.stop_timeout;
+                                let grace = *this.stop_timeout;
                                 tracing::warn!(target: "runner::ticker", seq, ?grace, "runner.aborted: run outlived the stop timeout");
-                                let _ = record(shared, RunKind::TimedOut, None, started);
+                                let writer = &mut this.course.writer;
+                                let _ = record(shared, writer, RunKind::TimedOut, None, started);
                                 finish(shared, run, Some(Error::Aborted { seq, grace }));
                                 this.phase.set(Phase::Done);
                                 continue;
                             }
-                            let after = config.run_timeout.unwrap_or_default();
+                            let after = this.run_timeout.unwrap_or_default();
                             Err(Error::TimedOut { seq, after })
                         }
                     };
                     // The run has ended (or timed out and is dropped here).
                     this.phase.set(Phase::Waiting);
-                    ended(
-                        shared,
-                        this.plan,
-                        this.jitter,
-                        this.timer.as_mut(),
-                        outcome,
-                        started,
-                    );
+                    ended(shared, this.course, this.timer.as_mut(), outcome, started);
                 }
             }
         }
@@ -255,8 +251,7 @@ impl<F: TickFn> task::Driver for Drive<F> {
 /// tick (unless the ticker is stopping, when the next poll of `Waiting` finishes the run).
 fn ended<F: TickFn>(
     shared: &Shared<F>,
-    plan: &mut Plan,
-    jitter: &mut Jitter,
+    course: &mut Course,
     timer: Pin<&mut Sleep>,
     outcome: Result<(), Error>,
     started: Instant,
@@ -270,10 +265,10 @@ fn ended<F: TickFn>(
     if let Err(error) = &outcome {
         tracing::debug!(target: "runner::ticker", %error, "runner.tick: failed");
     }
-    if let Some((at, period)) = record(shared, kind, outcome.err(), started) {
-        plan.reset(at, period);
+    if let Some((at, period)) = record(shared, &mut course.writer, kind, outcome.err(), started) {
+        course.plan.reset(at, period);
     }
-    timer.reset(tokio_instant(next_due(plan, jitter, started)));
+    timer.reset(tokio_instant(course.next_due(started)));
 }
 
 /// Records how one tick's run ended: in the ledger, and (only if there is any) its error, a
@@ -281,12 +276,15 @@ fn ended<F: TickFn>(
 /// period change to apply.
 fn record<F: TickFn>(
     shared: &Shared<F>,
+    writer: &mut Writer,
     kind: RunKind,
     error: Option<Error>,
     started: Instant,
 ) -> Option<(Instant, Duration)> {
     let took = now().saturating_duration_since(started);
-    let recorded = shared.ledger.record(kind, started, took);
+    let recorded = shared
+        .ledger
+        .record(&shared.tally, writer, kind, started, took);
     let reset = shared.control.after_run(&shared.ledger, error, &recorded);
     match recorded.flip {
         Flip::None => {}
@@ -300,12 +298,24 @@ fn record<F: TickFn>(
     reset
 }
 
-/// When the next run starts: the next tick's due time plus this run's jitter, or, for a schedule
-/// with no next occurrence, a timer far away (the task then waits for the stop only).
-fn next_due(plan: &Plan, jitter: &mut Jitter, from: Instant) -> Instant {
-    plan.due().map_or(deadline::far_future(from), |due| {
-        deadline::after(due, jitter.sample())
-    })
+/// What the task keeps from tick to tick: the schedule, the jitter, and its copies of what it
+/// writes to the ledger.
+struct Course {
+    plan: Plan,
+    jitter: Jitter,
+    writer: Writer,
+}
+
+impl Course {
+    /// When the next run starts: the next tick's due time plus this run's jitter, or, for a
+    /// schedule with no next occurrence, a timer far away (the task then waits for the stop
+    /// only).
+    fn next_due(&mut self, from: Instant) -> Instant {
+        let jitter = &mut self.jitter;
+        self.plan.due().map_or(deadline::far_future(from), |due| {
+            deadline::after(due, jitter.sample())
+        })
+    }
 }
 
 /// The ticker's run is over, because it was asked to stop: publishes `Stopped`. `aborted` is the
@@ -358,10 +368,14 @@ struct Jitter {
 
 impl Jitter {
     fn new(max: Duration) -> Self {
-        Jitter {
-            max_nanos: u64::try_from(max.as_nanos()).unwrap_or(u64::MAX),
-            rng: fastrand::Rng::new(),
-        }
+        let max_nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+        // No jitter, no random seed to draw: a start costs less.
+        let rng = if max_nanos == 0 {
+            fastrand::Rng::with_seed(0)
+        } else {
+            fastrand::Rng::new()
+        };
+        Jitter { max_nanos, rng }
     }
 
     fn sample(&mut self) -> Duration {

@@ -9,7 +9,7 @@ use tokio::runtime::Handle;
 
 use crate::config::Config;
 use crate::driver;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Tally};
 use crate::shared::{Shared, TickFn};
 use crate::state::TickControl;
 
@@ -17,6 +17,7 @@ pub(crate) trait Engine: Send + Sync + 'static {
     fn config(&self) -> &Config;
     fn control(&self) -> &TickControl;
     fn ledger(&self) -> &Ledger;
+    fn tally(&self) -> &Tally;
     /// Spawns the task of run `run`, which began `at`, on `runtime`.
     fn spawn_run(self: Arc<Self>, runtime: &Handle, run: u64, at: Instant);
 }
@@ -32,6 +33,10 @@ impl<F: TickFn> Engine for Shared<F> {
 
     fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    fn tally(&self) -> &Tally {
+        &self.tally
     }
 
     fn spawn_run(self: Arc<Self>, runtime: &Handle, run: u64, at: Instant) {

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use runner_lifecycle::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
+use runner_lifecycle::sync::atomic::{AtomicU64, Ordering, fence};
 use runner_lifecycle::sync::yield_now;
 
 use crate::stats::{DurationSummary, Flip, Gauge, GaugeState, RunKind, Stats};
@@ -18,25 +18,34 @@ use crate::stats::{DurationSummary, Flip, Gauge, GaugeState, RunKind, Stats};
 /// How many times a reader retries before it yields to the writer.
 const SPINS: u32 = 64;
 
-/// Hot fields first: `runs` to `max_took` are written by every run, next to each other.
+/// The fields every run writes, and the one it reads, next to each other: 48 bytes. The ticker
+/// keeps them right after the `Arc`'s counts and its function, and right before the control
+/// plane's stop hint, so that a run touches two cache lines of shared state. The rest is a
+/// [`Tally`], kept further away. A run reads nothing it wrote itself: the task keeps its own
+/// copies in a [`Writer`].
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct Ledger {
-    /// The sequence lock: odd while the task writes the fields up to `max_took`.
+    /// The sequence lock: odd while the task writes the timings (here and in the [`Tally`]).
     seq: AtomicU64,
     runs: AtomicU64,
-    /// When the last run started, in ns after `epoch`, plus one (0: no run yet).
+    /// When the last run started, in ns after the tally's `epoch`, plus one (0: no run yet).
     last_start: AtomicU64,
     /// How long the last run took, in ns.
     last_took: AtomicU64,
     total_took: AtomicU64,
+    /// What others ask of the task: [`RESET_PENDING`], plus the number of readers waiting for a
+    /// run count (`Ticker::until_runs`) times [`WATCHER`]. One load per run.
+    asks: AtomicU64,
+}
+
+/// What a run writes only when it changes, or only when it fails: the shortest and longest
+/// runs, the failure counts, the health gauge.
+#[derive(Debug)]
+pub(crate) struct Tally {
     /// The shortest run, in ns (`u64::MAX`: no run yet).
     min_took: AtomicU64,
     max_took: AtomicU64,
-    /// Readers waiting in `Ticker::until_runs`: while there are any, each run wakes them.
-    watchers: AtomicU64,
-    /// A period change waits in the control plane for the task to apply it.
-    reset_pending: AtomicBool,
     failures: AtomicU64,
     panics: AtomicU64,
     timeouts: AtomicU64,
@@ -45,6 +54,45 @@ pub(crate) struct Ledger {
     gauge: Gauge,
     /// The instant the recorded starts count from.
     epoch: Instant,
+}
+
+impl Tally {
+    pub(crate) fn new(gauge: Gauge, epoch: Instant) -> Self {
+        Tally {
+            min_took: AtomicU64::new(u64::MAX),
+            max_took: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+            gauge_state: AtomicU64::new(GaugeState::default().pack()),
+            gauge,
+            epoch,
+        }
+    }
+
+    /// The gauge and its state, for `health()`.
+    pub(crate) fn gauge(&self) -> (Gauge, GaugeState) {
+        (
+            self.gauge,
+            GaugeState::unpack(self.gauge_state.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+/// In [`Ledger::asks`]: a period change waits in the control plane for the task.
+const RESET_PENDING: u64 = 1;
+/// In [`Ledger::asks`]: one reader waiting for a run count.
+const WATCHER: u64 = 2;
+
+/// The task's own copies of what it writes to the [`Ledger`], so that recording a run reads no
+/// shared memory but what others write. Lives in the task.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    runs: u64,
+    total_took: u64,
+    min_took: u64,
+    max_took: u64,
+    gauge_state: GaugeState,
 }
 
 /// What [`Ledger::record`] reports back to the task.
@@ -62,78 +110,95 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Adds one, on a counter only this thread writes: a load and a store, no read-modify-write.
+/// Adds one, on a counter only the task writes: a load and a store, no read-modify-write (on the
+/// rare path of a failed run).
 fn bump(counter: &AtomicU64) {
     let now = counter.load(Ordering::Relaxed);
     counter.store(now.saturating_add(1), Ordering::Relaxed);
 }
 
 impl Ledger {
-    pub(crate) fn new(gauge: Gauge, epoch: Instant) -> Self {
+    pub(crate) fn new() -> Self {
         Ledger {
             seq: AtomicU64::new(0),
             runs: AtomicU64::new(0),
             last_start: AtomicU64::new(0),
             last_took: AtomicU64::new(0),
             total_took: AtomicU64::new(0),
-            min_took: AtomicU64::new(u64::MAX),
-            max_took: AtomicU64::new(0),
-            watchers: AtomicU64::new(0),
-            reset_pending: AtomicBool::new(false),
-            failures: AtomicU64::new(0),
-            panics: AtomicU64::new(0),
-            timeouts: AtomicU64::new(0),
-            gauge_state: AtomicU64::new(GaugeState::default().pack()),
-            gauge,
-            epoch,
+            asks: AtomicU64::new(0),
         }
     }
 
-    /// One run ended (the ticker's task only): how it ended, when it started, how long it took.
-    pub(crate) fn record(&self, kind: RunKind, started: Instant, took: Duration) -> Recorded {
+    /// The task's copies of what it writes, as they stand: taken when a run of the ticker
+    /// begins (the counts survive restarts).
+    pub(crate) fn writer(&self, tally: &Tally) -> Writer {
+        Writer {
+            runs: self.runs.load(Ordering::Acquire),
+            total_took: self.total_took.load(Ordering::Relaxed),
+            min_took: tally.min_took.load(Ordering::Relaxed),
+            max_took: tally.max_took.load(Ordering::Relaxed),
+            gauge_state: GaugeState::unpack(tally.gauge_state.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// One run ended (the ticker's task only, with its `writer`): how it ended, when it started,
+    /// how long it took.
+    pub(crate) fn record(
+        &self,
+        tally: &Tally,
+        writer: &mut Writer,
+        kind: RunKind,
+        started: Instant,
+        took: Duration,
+    ) -> Recorded {
         let took = nanos(took);
+        writer.runs = writer.runs.saturating_add(1);
+        writer.total_took = writer.total_took.saturating_add(took);
+        let start = nanos(started.saturating_duration_since(tally.epoch)).saturating_add(1);
         let seq = self.seq.load(Ordering::Relaxed);
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
-        bump(&self.runs);
-        let start = nanos(started.saturating_duration_since(self.epoch)).saturating_add(1);
+        self.runs.store(writer.runs, Ordering::Relaxed);
         self.last_start.store(start, Ordering::Relaxed);
         self.last_took.store(took, Ordering::Relaxed);
-        let total = self.total_took.load(Ordering::Relaxed);
-        self.total_took
-            .store(total.saturating_add(took), Ordering::Relaxed);
-        if took < self.min_took.load(Ordering::Relaxed) {
-            self.min_took.store(took, Ordering::Relaxed);
+        self.total_took.store(writer.total_took, Ordering::Relaxed);
+        if took < writer.min_took {
+            writer.min_took = took;
+            tally.min_took.store(took, Ordering::Relaxed);
         }
-        if took > self.max_took.load(Ordering::Relaxed) {
-            self.max_took.store(took, Ordering::Relaxed);
+        if took > writer.max_took {
+            writer.max_took = took;
+            tally.max_took.store(took, Ordering::Relaxed);
         }
         self.seq.store(seq.wrapping_add(2), Ordering::Release);
 
         match kind {
             RunKind::Succeeded => {}
-            RunKind::Failed => bump(&self.failures),
-            RunKind::Panicked => bump(&self.panics),
-            RunKind::TimedOut => bump(&self.timeouts),
+            RunKind::Failed => bump(&tally.failures),
+            RunKind::Panicked => bump(&tally.panics),
+            RunKind::TimedOut => bump(&tally.timeouts),
         }
-        let state = GaugeState::unpack(self.gauge_state.load(Ordering::Relaxed));
-        let (next, flip) = self.gauge.record(state, kind == RunKind::Succeeded);
-        if next != state {
-            self.gauge_state.store(next.pack(), Ordering::Relaxed);
+        let (next, flip) = tally
+            .gauge
+            .record(writer.gauge_state, kind == RunKind::Succeeded);
+        if next != writer.gauge_state {
+            writer.gauge_state = next;
+            tally.gauge_state.store(next.pack(), Ordering::Relaxed);
         }
 
         // Pairs with the fence in `watch`: either this run sees the watcher, or the watcher sees
         // this run's count.
         fence(Ordering::SeqCst);
+        let asks = self.asks.load(Ordering::Acquire);
         Recorded {
             flip,
-            reset_pending: self.reset_pending.load(Ordering::Acquire),
-            watched: self.watchers.load(Ordering::Relaxed) > 0,
+            reset_pending: asks & RESET_PENDING != 0,
+            watched: asks >= WATCHER,
         }
     }
 
     /// The counts and timings, whole: retried while the task is writing them.
-    pub(crate) fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self, tally: &Tally) -> Stats {
         let mut spins = 0_u32;
         loop {
             let before = self.seq.load(Ordering::Acquire);
@@ -142,19 +207,19 @@ impl Ledger {
                 let last_start = self.last_start.load(Ordering::Relaxed);
                 let last_took = self.last_took.load(Ordering::Relaxed);
                 let total = self.total_took.load(Ordering::Relaxed);
-                let min = self.min_took.load(Ordering::Relaxed);
-                let max = self.max_took.load(Ordering::Relaxed);
+                let min = tally.min_took.load(Ordering::Relaxed);
+                let max = tally.max_took.load(Ordering::Relaxed);
                 fence(Ordering::Acquire);
                 if self.seq.load(Ordering::Relaxed) == before {
                     let ran = runs > 0;
                     return Stats {
                         runs,
-                        failures: self.failures.load(Ordering::Relaxed),
-                        panics: self.panics.load(Ordering::Relaxed),
-                        timeouts: self.timeouts.load(Ordering::Relaxed),
+                        failures: tally.failures.load(Ordering::Relaxed),
+                        panics: tally.panics.load(Ordering::Relaxed),
+                        timeouts: tally.timeouts.load(Ordering::Relaxed),
                         last_run_start: (last_start > 0).then(|| {
                             let since = Duration::from_nanos(last_start - 1);
-                            tokio::time::Instant::from_std(self.epoch + since)
+                            tokio::time::Instant::from_std(tally.epoch + since)
                         }),
                         last_run_duration: ran.then(|| Duration::from_nanos(last_took)),
                         durations: DurationSummary {
@@ -183,25 +248,21 @@ impl Ledger {
     /// A reader begins (`true`) or stops (`false`) waiting for a run count.
     pub(crate) fn watch(&self, watching: bool) {
         if watching {
-            self.watchers.fetch_add(1, Ordering::SeqCst);
+            self.asks.fetch_add(WATCHER, Ordering::SeqCst);
         } else {
-            self.watchers.fetch_sub(1, Ordering::SeqCst);
+            self.asks.fetch_sub(WATCHER, Ordering::SeqCst);
         }
         // Pairs with the fence in `record`.
         fence(Ordering::SeqCst);
     }
 
-    /// The gauge and its state, for `health()`.
-    pub(crate) fn gauge(&self) -> (Gauge, GaugeState) {
-        (
-            self.gauge,
-            GaugeState::unpack(self.gauge_state.load(Ordering::Relaxed)),
-        )
-    }
-
     /// A period change waits for the task (set under the control plane's lock, with the
     /// change itself), or was taken (`false`, under the same lock).
     pub(crate) fn set_reset_pending(&self, pending: bool) {
-        self.reset_pending.store(pending, Ordering::Release);
+        if pending {
+            self.asks.fetch_or(RESET_PENDING, Ordering::Release);
+        } else {
+            self.asks.fetch_and(!RESET_PENDING, Ordering::Relaxed);
+        }
     }
 }

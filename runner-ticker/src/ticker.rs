@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::context::TickContext;
 use crate::engine::Engine;
 use crate::error::{BoxError, BuildError, Error};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Tally};
 use crate::schedule::Every;
 use crate::shared::{Shared, TickFn};
 use crate::state::{TickState, Ticking};
@@ -127,10 +127,11 @@ impl Ticker {
         let control = Control::new(error_capacity, TickState::new(config.every.period()));
         Ticker {
             engine: Arc::new(Shared {
-                ledger: Ledger::new(gauge, now()),
-                control,
-                config,
                 function,
+                ledger: Ledger::new(),
+                control,
+                tally: Tally::new(gauge, now()),
+                config,
             }),
         }
     }
@@ -152,7 +153,7 @@ impl Ticker {
     /// without stopping the ticker.
     #[must_use]
     pub fn stats(&self) -> Stats {
-        self.engine.ledger().stats()
+        self.engine.ledger().stats(self.engine.tally())
     }
 
     /// Resolves once at least `runs` runs have ended since the ticker was built (however they
@@ -216,7 +217,7 @@ impl Future for UntilRuns<'_> {
         let ledger = this.engine.ledger();
         if !this.watching {
             if ledger.runs() >= this.runs {
-                return core::task::Poll::Ready(ledger.stats());
+                return core::task::Poll::Ready(ledger.stats(this.engine.tally()));
             }
             ledger.watch(true);
             this.watching = true;
@@ -228,7 +229,7 @@ impl Future for UntilRuns<'_> {
         );
         ledger.watch(false);
         this.watching = false;
-        core::task::Poll::Ready(ledger.stats())
+        core::task::Poll::Ready(ledger.stats(this.engine.tally()))
     }
 }
 
@@ -251,7 +252,7 @@ impl fmt::Debug for UntilRuns<'_> {
 
 /// Liveness while running: the gauge's verdict, naming the last error.
 pub(crate) fn gauge_health(engine: &dyn Engine) -> Health {
-    let (gauge, state) = engine.ledger().gauge();
+    let (gauge, state) = engine.tally().gauge();
     engine
         .control()
         .read(|_, errors, _| gauge.health(state, errors.last().map(|e| e as &dyn fmt::Display)))

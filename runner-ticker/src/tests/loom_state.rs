@@ -8,7 +8,7 @@ use runner_lifecycle::sync::Arc;
 use runner_lifecycle::{Control, ReadyWhen};
 
 use crate::error::Error;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Tally};
 use crate::state::{TickControl, TickState, Ticking};
 use crate::stats::{Gauge, RunKind};
 
@@ -16,12 +16,14 @@ use crate::stats::{Gauge, RunKind};
 struct Ticker {
     control: TickControl,
     ledger: Ledger,
+    tally: Tally,
 }
 
 fn ticker() -> Arc<Ticker> {
     Arc::new(Ticker {
         control: Control::new(4, TickState::new(Some(Duration::from_secs(1)))),
-        ledger: Ledger::new(Gauge::new(1, 1), Instant::now()),
+        ledger: Ledger::new(),
+        tally: Tally::new(Gauge::new(1, 1), Instant::now()),
     })
 }
 
@@ -45,9 +47,14 @@ fn a_failed_tick(ticker: &Ticker) -> Option<(Instant, Duration)> {
         seq: 1,
         after: Duration::from_secs(1),
     };
-    let recorded = ticker
-        .ledger
-        .record(RunKind::Failed, Instant::now(), Duration::from_millis(3));
+    let mut writer = ticker.ledger.writer(&ticker.tally);
+    let recorded = ticker.ledger.record(
+        &ticker.tally,
+        &mut writer,
+        RunKind::Failed,
+        Instant::now(),
+        Duration::from_millis(3),
+    );
     ticker
         .control
         .after_run(&ticker.ledger, Some(error), &recorded)
@@ -89,7 +96,7 @@ fn loom_stop_races_a_tick() {
         assert!(stop(&ticker).is_ok());
         task.join().unwrap();
         assert_quiet(&ticker);
-        let runs = ticker.ledger.stats().runs;
+        let runs = ticker.ledger.stats(&ticker.tally).runs;
         assert!(runs <= 1);
         assert_eq!(ticker.control.error_count(), runs);
         // start, stopping, stopped: three versions; a recorded failure flipped health: four.
@@ -144,7 +151,7 @@ fn loom_until_runs_races_a_tick() {
         }));
         ticker.ledger.watch(false);
         task.join().unwrap();
-        assert_eq!(ticker.ledger.stats().runs, 1);
+        assert_eq!(ticker.ledger.stats(&ticker.tally).runs, 1);
         assert!(key.is_none());
     });
 }
@@ -160,7 +167,7 @@ fn loom_stats_are_read_whole() {
                 let _ = a_failed_tick(&ticker);
             })
         };
-        let stats = ticker.ledger.stats();
+        let stats = ticker.ledger.stats(&ticker.tally);
         match stats.runs {
             0 => assert!(stats.last_run_duration.is_none() && stats.durations.max().is_none()),
             1 => {
