@@ -91,7 +91,7 @@ pub use machine::ReadyWhen;
 pub use wait_list::{WaitList, WakeList};
 
 pub use managed::{
-    BoxError, BuildError, Builder, DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_TIMEOUT, Error, Managed,
+    BoxError, BuildError, Builder, DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_HOOK_TIMEOUT, Error, Managed,
     RunContext, Work,
 };
 #[cfg(feature = "conformance")]

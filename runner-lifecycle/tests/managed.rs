@@ -141,7 +141,7 @@ fn start_outside_a_runtime_is_no_runtime() {
 async fn an_exit_timeout_of_duration_max_waits_for_the_run() {
     let runner = Managed::builder(SlowWindDown)
         .exit_timeout(Duration::MAX)
-        .stop_timeout(Duration::MAX)
+        .stop_hook_timeout(Duration::MAX)
         .build()
         .unwrap();
     runner.start().await.unwrap();

@@ -11,7 +11,7 @@
 //!
 //! 1. a start function that fails as it is cancelled ("flush failed on shutdown") and a stop
 //!    function that fails ("connection already closed"), over two start/stop cycles;
-//! 2. a stop function that never finishes, cut off by `stop_timeout` (`Error::StopTimedOut`);
+//! 2. a stop function that never finishes, cut off by `stop_fn_timeout` (`Error::StopTimedOut`);
 //! 3. a start function that ignores cancellation, aborted after `exit_timeout`
 //!    (`Error::Aborted`).
 //!
@@ -116,7 +116,7 @@ async fn stop_fn_times_out() -> Result<(), Box<dyn std::error::Error>> {
             Ok::<_, std::io::Error>(())
         },
     )
-    .stop_timeout(Duration::from_millis(50))
+    .stop_fn_timeout(Duration::from_millis(50))
     .build()?;
     runner.start().await?;
 

@@ -28,7 +28,7 @@ use crate::functions::Functions;
 ///     || async { Ok::<_, std::io::Error>(()) },
 /// )
 /// .name("orders-consumer")
-/// .stop_timeout(Duration::from_secs(10))
+/// .stop_fn_timeout(Duration::from_secs(10))
 /// .exit_timeout(Duration::from_secs(1))
 /// .error_capacity(16)
 /// .ready_when(ReadyWhen::Signalled)
@@ -59,10 +59,10 @@ impl<S, T> Builder<S, T> {
 
     /// How long the stop function may run before it is dropped and `stop` reports
     /// [`Error::StopTimedOut`](crate::Error::StopTimedOut). `Duration::MAX` means no limit.
-    /// Default: [`DEFAULT_STOP_TIMEOUT`](crate::DEFAULT_STOP_TIMEOUT).
-    pub fn stop_timeout(self, timeout: Duration) -> Self {
+    /// Default: [`DEFAULT_STOP_FN_TIMEOUT`](crate::DEFAULT_STOP_FN_TIMEOUT).
+    pub fn stop_fn_timeout(self, timeout: Duration) -> Self {
         Builder {
-            inner: self.inner.stop_timeout(timeout),
+            inner: self.inner.stop_hook_timeout(timeout),
         }
     }
 
@@ -106,8 +106,8 @@ where
     ///
     /// # Errors
     ///
-    /// [`BuildError::EmptyName`] for an empty name, [`BuildError::ZeroStopTimeout`] for a zero
-    /// stop timeout.
+    /// [`BuildError::EmptyName`] for an empty name, [`BuildError::ZeroStopHookTimeout`] for a zero
+    /// stop function timeout.
     pub fn build(self) -> Result<StartStop, BuildError> {
         self.inner.build().map(StartStop::from_managed)
     }

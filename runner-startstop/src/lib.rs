@@ -49,7 +49,10 @@ struct Readme;
 
 pub use builder::Builder;
 pub use runner_lifecycle::{
-    BoxError, BuildError, Cancelled, DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_TIMEOUT, Error, ReadyWhen,
-    RunContext,
+    BoxError, BuildError, Cancelled, DEFAULT_EXIT_TIMEOUT, Error, ReadyWhen, RunContext,
 };
+
+/// The default [`Builder::stop_fn_timeout`]: 5 s.
+pub const DEFAULT_STOP_FN_TIMEOUT: std::time::Duration =
+    runner_lifecycle::DEFAULT_STOP_HOOK_TIMEOUT;
 pub use start_stop::StartStop;

@@ -29,7 +29,7 @@ use crate::builder::Builder;
 /// | start function returns `Err` by itself | exit `Failed`, error recorded; stop function run once | `Failed` |
 /// | start function panics | exit `Panicked`, [`Error::RunPanicked`] recorded with the message; process unharmed | `Failed` |
 /// | start function returns `Err` while being stopped | exit `Failed`, error recorded; `stop` returns the stop function's result | `Stopped` |
-/// | stop function fails, panics or exceeds `stop_timeout` | recorded, returned from `stop` | `Stopped` |
+/// | stop function fails, panics or exceeds `stop_fn_timeout` | recorded, returned from `stop` | `Stopped` |
 /// | start function outlives `exit_timeout` after the stop function | its future is dropped (aborted); exit `Failed` with [`Error::Aborted`], recorded and returned from `stop` | `Stopped` |
 /// | the runtime running it shuts down | [`Error::Abandoned`] recorded; a later `stop` returns it at once | `Failed` (`Stopped` if a stop was asked) |
 /// | a `stop` future is dropped (a caller's timeout) | the stop goes on in the run's task; the next `stop` waits for it | `Stopping`, then `Stopped` |
@@ -37,7 +37,7 @@ use crate::builder::Builder;
 ///
 /// Aborting drops the start function's future; tasks it spawned itself only see the cancelled
 /// token, so give them the token (or a child of it). The longest a `stop` can take is
-/// `stop_timeout + exit_timeout`; `Duration::MAX` for either means no limit.
+/// `stop_fn_timeout + exit_timeout`; `Duration::MAX` for either means no limit.
 ///
 /// # Examples
 ///

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use runner_core::{ErrorHistory, Exit, Health, Runner, State, Status};
 use runner_startstop::{
-    BuildError, DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_TIMEOUT, Error, RunContext, StartStop,
+    BuildError, DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_FN_TIMEOUT, Error, RunContext, StartStop,
 };
 use tokio::time::Instant;
 
@@ -185,8 +185,8 @@ async fn a_stop_fn_past_its_deadline_times_out_after_exactly_the_deadline() {
     runner.start().await.unwrap();
     let began = Instant::now();
     let error = runner.stop().await.unwrap_err();
-    assert!(matches!(error, Error::StopTimedOut(d) if d == DEFAULT_STOP_TIMEOUT));
-    assert_eq!(began.elapsed(), DEFAULT_STOP_TIMEOUT);
+    assert!(matches!(error, Error::StopTimedOut(d) if d == DEFAULT_STOP_FN_TIMEOUT));
+    assert_eq!(began.elapsed(), DEFAULT_STOP_FN_TIMEOUT);
     assert_eq!(runner.state(), State::Stopped);
 }
 
@@ -454,9 +454,9 @@ fn bad_settings_are_typed_errors() {
     let built = StartStop::builder(start, stop).name("").build();
     assert_eq!(built.unwrap_err(), BuildError::EmptyName);
     let built = StartStop::builder(start, stop)
-        .stop_timeout(Duration::ZERO)
+        .stop_fn_timeout(Duration::ZERO)
         .build();
-    assert_eq!(built.unwrap_err(), BuildError::ZeroStopTimeout);
+    assert_eq!(built.unwrap_err(), BuildError::ZeroStopHookTimeout);
     let built = StartStop::builder(start, stop)
         .exit_timeout(Duration::ZERO)
         .build();

@@ -153,6 +153,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     warmer.start().await?;
     let after_start = Instant::now();
 
+    // `start` returns once ticking has begun; `until_runs(1)` waits, without polling, until
+    // run #1 has ended: from here on the cache is warm.
+    let stats = timeout(DEADLINE, warmer.until_runs(1)).await?;
+    assert_eq!((stats.runs, stats.failures), (1, 0));
+    assert_eq!(cache.read().expect("cache lock").len(), KEYS.len());
+
     // Run #1 was due at the start itself, not one period later, and warmed the cache.
     let first = timeout(DEADLINE, warmed.recv())
         .await?

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use runner_core::{ErrorHistory, Health, Runner, State, Status};
-use runner_ticker::{Error, TickContext, Ticker, poll_until, retry_n};
+use runner_ticker::{Error, TickContext, Ticker, retry_n};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::timeout;
 
@@ -112,14 +112,11 @@ async fn step(
         .ok_or("monitor gone")?;
     assert_eq!(reported, seq);
     // The run sent its report just before returning; the ticker records the outcome right after
-    // it returns. The next run cannot end before `main` opens the gate again, so once `runs`
-    // reaches `seq`, `health()` reflects exactly runs 1..=seq.
-    poll_until(Duration::from_millis(1), DEADLINE, || {
-        let runs = monitor.stats().runs;
-        async move { runs >= seq }
-    })
-    .await?;
-    assert_eq!(monitor.stats().runs, seq);
+    // it returns. The next run cannot end before `main` opens the gate again, so once run `seq`
+    // is recorded, `health()` reflects exactly runs 1..=seq. `until_runs` waits for that without
+    // polling.
+    let stats = timeout(DEADLINE, monitor.until_runs(seq)).await?;
+    assert_eq!(stats.runs, seq);
     let health = monitor.health();
     println!("run #{seq}: down {down:?} -> ticker health: {health}");
     Ok(down)

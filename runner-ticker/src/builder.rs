@@ -12,8 +12,8 @@ use crate::error::{BuildError, check_period};
 use crate::schedule::{Every, FirstRun, MissedTicks};
 use crate::shared::TickFn;
 
-/// The default [`Builder::stop_timeout`]: 5 s.
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default [`Builder::stop_grace`]: 5 s.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// The default [`Builder::unhealthy_after`]: 3 failed runs in a row.
 pub const DEFAULT_UNHEALTHY_AFTER: u32 = 3;
@@ -60,7 +60,7 @@ impl<F> Builder<F> {
                 first_run: FirstRun::AfterPeriod,
                 missed_ticks: MissedTicks::Skip,
                 run_timeout: None,
-                stop_timeout: DEFAULT_STOP_TIMEOUT,
+                stop_grace: DEFAULT_STOP_GRACE,
                 jitter: Duration::ZERO,
             },
             error_capacity: DEFAULT_ERROR_CAPACITY,
@@ -98,9 +98,13 @@ impl<F> Builder<F> {
 
     /// How long a run in progress has to end after a stop request (its token fires) before it is
     /// dropped, and `stop` returns [`Error::Aborted`](crate::Error::Aborted). `Duration::MAX`
-    /// means no limit. Default: [`DEFAULT_STOP_TIMEOUT`].
-    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
-        self.config.stop_timeout = timeout;
+    /// means no limit. Default: [`DEFAULT_STOP_GRACE`].
+    ///
+    /// It bounds the run the stop interrupts, not the stop itself: a ticker has no stop hook.
+    /// (`runner-startstop`'s `stop_fn_timeout` bounds its stop function; its `exit_timeout` is
+    /// the counterpart of this grace.)
+    pub fn stop_grace(mut self, grace: Duration) -> Self {
+        self.config.stop_grace = grace;
         self
     }
 
@@ -161,10 +165,14 @@ impl<F> Builder<F> {
             }
         }
         if config.run_timeout == Some(Duration::ZERO) {
-            return Err(BuildError::ZeroTimeout { which: "run" });
+            return Err(BuildError::ZeroTimeout {
+                which: "run timeout",
+            });
         }
-        if config.stop_timeout.is_zero() {
-            return Err(BuildError::ZeroTimeout { which: "stop" });
+        if config.stop_grace.is_zero() {
+            return Err(BuildError::ZeroTimeout {
+                which: "stop grace",
+            });
         }
         if self.unhealthy_after == 0 {
             return Err(BuildError::ZeroThreshold {

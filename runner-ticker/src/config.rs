@@ -12,6 +12,6 @@ pub(crate) struct Config {
     pub(crate) first_run: FirstRun,
     pub(crate) missed_ticks: MissedTicks,
     pub(crate) run_timeout: Option<Duration>,
-    pub(crate) stop_timeout: Duration,
+    pub(crate) stop_grace: Duration,
     pub(crate) jitter: Duration,
 }

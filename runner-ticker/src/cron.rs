@@ -76,7 +76,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
@@ -124,7 +124,9 @@ impl CronSchedule {
     /// - [`CronError::FieldCount`] if the expression does not have 5 or 6 fields;
     /// - [`CronError::InvalidField`] naming the first field (from the left) that is wrong;
     /// - [`CronError::UnknownZone`] if the expression is valid but the zone is not in the time
-    ///   zone database.
+    ///   zone database;
+    /// - [`CronError::NeverFires`] if every field is valid but no date matches them all
+    ///   (`0 0 30 2 *`, February 30th): a ticker on it would never run.
     ///
     /// # Examples
     ///
@@ -142,15 +144,15 @@ impl CronSchedule {
     pub fn parse(expression: &str, zone: &str) -> Result<CronSchedule, CronError> {
         let cron = parse_expression(expression)?;
         let tz = TimeZone::get(zone).map_err(|_| CronError::UnknownZone(zone.to_owned()))?;
-        Ok(CronSchedule::new(expression, zone, cron, tz))
+        CronSchedule::new(expression, zone, cron, tz).fires()
     }
 
     /// Same as [`parse`](CronSchedule::parse), in UTC. It needs no time zone database.
     ///
     /// # Errors
     ///
-    /// [`CronError::FieldCount`] or [`CronError::InvalidField`], as for
-    /// [`parse`](CronSchedule::parse).
+    /// [`CronError::FieldCount`], [`CronError::InvalidField`] or [`CronError::NeverFires`], as
+    /// for [`parse`](CronSchedule::parse).
     ///
     /// # Examples
     ///
@@ -165,7 +167,19 @@ impl CronSchedule {
     /// ```
     pub fn parse_utc(expression: &str) -> Result<CronSchedule, CronError> {
         let cron = parse_expression(expression)?;
-        Ok(CronSchedule::new(expression, "UTC", cron, TimeZone::UTC))
+        CronSchedule::new(expression, "UTC", cron, TimeZone::UTC).fires()
+    }
+
+    /// The schedule, if it ever fires. A cron expression has no year field, so its occurrences
+    /// repeat at least every 400 years (the Gregorian cycle): if there is one after a fixed
+    /// reference date, there is one after any date. The answer does not depend on the clock.
+    fn fires(self) -> Result<CronSchedule, CronError> {
+        // 2000-01-01T00:00:00Z: any fixed date works; this one keeps the search short.
+        let reference = UNIX_EPOCH + Duration::from_secs(946_684_800);
+        match self.next_after(reference) {
+            Some(_) => Ok(self),
+            None => Err(CronError::NeverFires(self.inner.expression.clone())),
+        }
     }
 
     /// The first occurrence strictly after `after`, or `None` if there is none (e.g. Feb 30).
@@ -187,8 +201,9 @@ impl CronSchedule {
     /// // Strictly after: an occurrence at `after` itself is not returned.
     /// assert_eq!(hourly.next_after(one_am), Some(one_am + Duration::from_secs(3600)));
     ///
-    /// let never = CronSchedule::parse_utc("0 0 30 2 *")?; // February 30th
-    /// assert_eq!(never.next_after(one_am), None);
+    /// // February 29th: every fourth year or so, but it fires.
+    /// let leap = CronSchedule::parse_utc("0 0 29 2 *")?;
+    /// assert!(leap.next_after(one_am).is_some());
     /// # Ok::<(), runner_ticker::cron::CronError>(())
     /// ```
     #[must_use]
@@ -295,6 +310,10 @@ pub enum CronError {
     /// The time zone name is not in the time zone database.
     #[error("unknown time zone `{0}`")]
     UnknownZone(String),
+    /// Every field is valid, but no date ever matches them all (February 30th, April 31st): a
+    /// ticker on it would never run.
+    #[error("cron expression `{0}` never fires: no date matches all its fields")]
+    NeverFires(String),
 }
 
 /// A field of a cron expression, named by [`CronError::InvalidField`].

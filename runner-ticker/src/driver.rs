@@ -89,7 +89,7 @@ pin_project! {
         course: Course,
         // Copied from the configuration, so a tick reads no cold line for them.
         run_timeout: Option<Duration>,
-        stop_timeout: Duration,
+        stop_grace: Duration,
         // The waker the control plane holds for us, to wake us on a stop request.
         registered: Option<Waker>,
         // Set once the stop request has been seen.
@@ -117,13 +117,13 @@ impl<F: TickFn> Drive<F> {
             writer: shared.ledger.writer(&shared.tally),
         };
         let first = course.next_due(started);
-        let (run_timeout, stop_timeout) = (config.run_timeout, config.stop_timeout);
+        let (run_timeout, stop_grace) = (config.run_timeout, config.stop_grace);
         Drive {
             shared,
             run,
             course,
             run_timeout,
-            stop_timeout,
+            stop_grace,
             registered: None,
             stopping: false,
             timer: tokio::time::sleep_until(first.into()),
@@ -150,9 +150,9 @@ impl<F: TickFn> Future for Drive<F> {
         {
             *this.stopping = true;
             if let PhaseProj::Running { timed, .. } = this.phase.as_mut().project() {
-                // The run's token has fired: it has the stop timeout to end.
+                // The run's token has fired: it has the stop grace to end.
                 *timed = true;
-                let grace = deadline::after(now(), *this.stop_timeout);
+                let grace = deadline::after(now(), *this.stop_grace);
                 this.timer.as_mut().reset(tokio_instant(grace));
             }
         }
@@ -216,8 +216,8 @@ impl<F: TickFn> Future for Drive<F> {
                             if *this.stopping {
                                 // The stop's grace period is over: drop the run, then finish.
                                 this.phase.set(Phase::Waiting);
-                                let grace = *this.stop_timeout;
-                                tracing::warn!(target: "runner::ticker", seq, ?grace, "runner.aborted: run outlived the stop timeout");
+                                let grace = *this.stop_grace;
+                                tracing::warn!(target: "runner::ticker", seq, ?grace, "runner.aborted: run outlived the stop grace");
                                 let writer = &mut this.course.writer;
                                 let _ = record(shared, writer, RunKind::TimedOut, None, started);
                                 finish(shared, run, Some(Error::Aborted { seq, grace }));

@@ -55,7 +55,7 @@ pub enum Error {
     Aborted {
         /// The run's sequence number.
         seq: u64,
-        /// The stop timeout.
+        /// The stop grace.
         grace: Duration,
     },
     /// `start` was called outside a tokio runtime; the ticker was left stopped.
@@ -110,10 +110,10 @@ pub enum BuildError {
         /// The period.
         period: Duration,
     },
-    /// A timeout of zero would drop every run before it ran.
-    #[error("{which} timeout must be greater than zero")]
+    /// A run timeout or stop grace of zero would drop every run before it ran.
+    #[error("{which} must be greater than zero")]
     ZeroTimeout {
-        /// `"run"` or `"stop"`.
+        /// `"run timeout"` or `"stop grace"`.
         which: &'static str,
     },
     /// A health threshold of zero runs cannot be met.

@@ -47,7 +47,7 @@ mod tests;
 #[doc = include_str!("../README.md")]
 struct Readme;
 
-pub use builder::{Builder, DEFAULT_HEALTHY_AFTER, DEFAULT_STOP_TIMEOUT, DEFAULT_UNHEALTHY_AFTER};
+pub use builder::{Builder, DEFAULT_HEALTHY_AFTER, DEFAULT_STOP_GRACE, DEFAULT_UNHEALTHY_AFTER};
 pub use context::TickContext;
 pub use error::{BoxError, BuildError, Error, MIN_PERIOD};
 pub use poll_until::{PollUntilError, poll_until};

@@ -32,7 +32,7 @@ use crate::stats::{Gauge, Stats};
 /// | a run exceeds `run_timeout` | dropped, recorded ([`Error::TimedOut`]); the ticker goes on |
 /// | failed runs in a row | unhealthy after `unhealthy_after` (3), healthy again after `healthy_after` (1) successes |
 /// | `stop` while idle | returns at once; no run starts after it |
-/// | `stop` during a run | the run's token fires; it has `stop_timeout` (5 s) to end, then is dropped and `stop` returns [`Error::Aborted`] |
+/// | `stop` during a run | the run's token fires; it has `stop_grace` (5 s) to end, then is dropped and `stop` returns [`Error::Aborted`] |
 /// | `start` outside a tokio runtime | [`Error::NoRuntime`], recorded; the ticker stays stopped |
 /// | the ticker's runtime shuts down under it | [`Error::Abandoned`], recorded; `Failed`; a later `stop` returns at once |
 /// | idle | the task sleeps until the next tick: no background wake-ups |
@@ -294,7 +294,7 @@ impl Runner for Ticker {
     ///
     /// # Errors
     ///
-    /// [`Error::Aborted`] if a run in progress did not end within the stop timeout after its
+    /// [`Error::Aborted`] if a run in progress did not end within the stop grace after its
     /// token fired. The ticker is stopped all the same.
     async fn stop(&self) -> Result<(), Error> {
         let name = &self.engine.config().name;
@@ -365,7 +365,7 @@ impl ErrorHistory for Ticker {
 }
 
 impl Drop for Ticker {
-    /// Tells a running ticker to stop; a run in progress still gets its stop timeout.
+    /// Tells a running ticker to stop; a run in progress still gets its stop grace.
     fn drop(&mut self) {
         let stop = core::pin::pin!(self.engine.control().stop(|_| {}));
         let _ = stop.poll(&mut core::task::Context::from_waker(

@@ -212,14 +212,25 @@ fn five_fields_run_at_second_zero() {
     );
 }
 
+/// A schedule that can never fire used to build, start, stay `Healthy` and never run: it is
+/// now refused when parsed, naming the expression.
 #[test]
-fn impossible_dates_have_no_next_occurrence() {
-    for expression in ["0 0 30 2 *", "0 0 31 4 *", "0 0 31 2,4,6,9,11 *"] {
-        let schedule = CronSchedule::parse_utc(expression).unwrap();
+fn impossible_dates_are_refused_when_parsed() {
+    for expression in [
+        "0 0 30 2 *",
+        "0 0 31 4 *",
+        "0 0 31 2,4,6,9,11 *",
+        "0 0 0 30 2 *",
+    ] {
         assert_eq!(
-            schedule.next_after(utc(2026, 1, 1, 0, 0, 0)),
-            None,
-            "{expression}"
+            CronSchedule::parse_utc(expression).unwrap_err(),
+            CronError::NeverFires(expression.to_owned()),
+        );
+        assert_eq!(
+            CronSchedule::parse(expression, "Europe/Paris")
+                .unwrap_err()
+                .to_string(),
+            format!("cron expression `{expression}` never fires: no date matches all its fields"),
         );
     }
 }

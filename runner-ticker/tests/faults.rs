@@ -1,6 +1,6 @@
 //! Regression tests for the ways a ticker used to die silently: `start` outside a runtime
 //! (defect A), user durations added to an `Instant` with `+` (defects B–E: `Duration::MAX` as
-//! the period, run timeout, stop timeout or a new period panicked inside the task, which died
+//! the period, run timeout, stop grace or a new period panicked inside the task, which died
 //! behind a `Running` state), and the runtime dropped under it (defect H).
 
 use std::convert::Infallible;
@@ -110,17 +110,17 @@ async fn a_run_timeout_of_duration_max_is_no_limit() {
     stop_promptly(&ticker).await.expect("stop");
 }
 
-/// Defect D: `stop_timeout(Duration::MAX)` panicked in the task when a stop met a run in
+/// Defect D: `stop_grace(Duration::MAX)` panicked in the task when a stop met a run in
 /// progress.
 #[tokio::test(start_paused = true)]
-async fn a_stop_timeout_of_duration_max_waits_for_the_run() {
+async fn a_stop_grace_of_duration_max_waits_for_the_run() {
     let ticker = Ticker::builder(SECOND, |tick: TickContext| async move {
         tick.cancelled().await;
         tokio::time::sleep(Duration::from_secs(3600)).await; // a slow wind-down
         Ok::<_, Infallible>(())
     })
     .first_run(FirstRun::Immediately)
-    .stop_timeout(Duration::MAX)
+    .stop_grace(Duration::MAX)
     .build()
     .expect("valid settings");
     ticker.start().await.expect("start");

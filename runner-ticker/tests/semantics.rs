@@ -345,12 +345,12 @@ async fn stop_during_a_run_cancels_it_and_waits_for_it() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_run_ignoring_the_stop_is_aborted_at_the_stop_timeout() {
+async fn a_run_ignoring_the_stop_is_aborted_at_the_stop_grace() {
     let ticker = Ticker::builder(P, |_tick: TickContext| async {
         tokio::time::sleep(secs(3600.0)).await;
         Ok::<_, io::Error>(())
     })
-    .stop_timeout(secs(2.0))
+    .stop_grace(secs(2.0))
     .build()
     .unwrap();
     ticker.start().await.unwrap();
@@ -462,14 +462,18 @@ fn bad_settings_are_typed_errors() {
             .run_timeout(Duration::ZERO)
             .build()
             .unwrap_err(),
-        BuildError::ZeroTimeout { which: "run" }
+        BuildError::ZeroTimeout {
+            which: "run timeout"
+        }
     );
     assert_eq!(
         Ticker::builder(P, f)
-            .stop_timeout(Duration::ZERO)
+            .stop_grace(Duration::ZERO)
             .build()
             .unwrap_err(),
-        BuildError::ZeroTimeout { which: "stop" }
+        BuildError::ZeroTimeout {
+            which: "stop grace"
+        }
     );
     assert_eq!(
         Ticker::builder(P, f)

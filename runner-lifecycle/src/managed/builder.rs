@@ -10,7 +10,7 @@ use runner_core::DEFAULT_ERROR_CAPACITY;
 use super::Managed;
 use super::config::Config;
 #[cfg(doc)]
-use super::config::{DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_TIMEOUT};
+use super::config::{DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_HOOK_TIMEOUT};
 use super::error::BuildError;
 use super::shared::Shared;
 use super::work::Work;
@@ -41,7 +41,7 @@ use crate::machine::ReadyWhen;
 ///
 /// let consumer = Managed::builder(Consumer)
 ///     .name("orders-consumer")
-///     .stop_timeout(Duration::from_secs(10))
+///     .stop_hook_timeout(Duration::from_secs(10))
 ///     .exit_timeout(Duration::from_secs(1))
 ///     .error_capacity(16)
 ///     .ready_when(ReadyWhen::Signalled)
@@ -73,9 +73,9 @@ impl<W> Builder<W> {
 
     /// How long the stop hook may run before it is dropped and `stop` reports
     /// [`Error::StopTimedOut`](crate::Error::StopTimedOut). `Duration::MAX` means no limit.
-    /// Default: [`DEFAULT_STOP_TIMEOUT`].
-    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
-        self.config.stop_timeout = timeout;
+    /// Default: [`DEFAULT_STOP_HOOK_TIMEOUT`].
+    pub fn stop_hook_timeout(mut self, timeout: Duration) -> Self {
+        self.config.stop_hook_timeout = timeout;
         self
     }
 
@@ -105,8 +105,8 @@ impl<W> Builder<W> {
     ///
     /// # Errors
     ///
-    /// [`BuildError::EmptyName`] for an empty name, [`BuildError::ZeroStopTimeout`] for a zero
-    /// stop timeout.
+    /// [`BuildError::EmptyName`] for an empty name, [`BuildError::ZeroStopHookTimeout`] for a zero
+    /// stop hook timeout.
     pub fn build(self) -> Result<Managed, BuildError>
     where
         W: Work,
@@ -114,8 +114,8 @@ impl<W> Builder<W> {
         if self.config.name.is_empty() {
             return Err(BuildError::EmptyName);
         }
-        if self.config.stop_timeout.is_zero() {
-            return Err(BuildError::ZeroStopTimeout);
+        if self.config.stop_hook_timeout.is_zero() {
+            return Err(BuildError::ZeroStopHookTimeout);
         }
         Ok(self.finish())
     }

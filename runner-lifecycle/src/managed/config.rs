@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use crate::machine::ReadyWhen;
 
-/// The default stop timeout: 5 s.
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default stop hook timeout: 5 s.
+pub const DEFAULT_STOP_HOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The default exit timeout: 2 s, as in the Go package this grew from.
 pub const DEFAULT_EXIT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -14,7 +14,7 @@ pub const DEFAULT_EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) name: Cow<'static, str>,
-    pub(crate) stop_timeout: Duration,
+    pub(crate) stop_hook_timeout: Duration,
     pub(crate) exit_timeout: Duration,
     pub(crate) ready_when: ReadyWhen,
 }
@@ -23,7 +23,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             name: Cow::Borrowed("runner"),
-            stop_timeout: DEFAULT_STOP_TIMEOUT,
+            stop_hook_timeout: DEFAULT_STOP_HOOK_TIMEOUT,
             exit_timeout: DEFAULT_EXIT_TIMEOUT,
             ready_when: ReadyWhen::Spawned,
         }

@@ -352,7 +352,7 @@ where
             Poll::Ready(Ok(Err(error))) => Err(Error::stop(error.into())),
             Poll::Ready(Err(panicked)) => Err(Error::StopPanicked(panicked)),
             Poll::Pending => {
-                let limit = shared.config.stop_timeout;
+                let limit = shared.config.stop_hook_timeout;
                 let deadline = this.deadline.get_or_insert_with(|| Box::pin(sleep(limit)));
                 ready!(deadline.as_mut().poll(cx));
                 Err(Error::StopTimedOut(limit))

@@ -106,7 +106,7 @@ pub enum BuildError {
     /// The name is empty; it is what tells this runner apart in traces.
     #[error("runner name must not be empty")]
     EmptyName,
-    /// A stop timeout of zero would drop every stop hook before it ran.
-    #[error("stop timeout must be greater than zero")]
-    ZeroStopTimeout,
+    /// A stop hook timeout of zero would drop every stop hook before it ran.
+    #[error("stop hook timeout must be greater than zero")]
+    ZeroStopHookTimeout,
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use runner_core::{ErrorHistory, Exit, Health, Runner, Snapshot, State, Status, Version};
 
 pub use builder::Builder;
-pub use config::{DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_TIMEOUT};
+pub use config::{DEFAULT_EXIT_TIMEOUT, DEFAULT_STOP_HOOK_TIMEOUT};
 pub use context::RunContext;
 pub use error::{BoxError, BuildError, Error};
 pub use work::Work;
@@ -33,7 +33,7 @@ use engine::Engine;
 /// any runner.
 ///
 /// Each `start` spawns one *run*: a tokio task that calls [`Work::run`] with a [`RunContext`].
-/// `stop` cancels the context, runs [`Work::stop`] once under the stop timeout while the run
+/// `stop` cancels the context, runs [`Work::stop`] once under the stop hook timeout while the run
 /// winds down, gives the run its exit timeout, and aborts it if it must.
 ///
 /// | event | what happens | state after |
@@ -45,7 +45,7 @@ use engine::Engine;
 /// | the run returns `Err` by itself | exit `Failed`, error recorded; stop hook run once | `Failed` |
 /// | the run panics | exit `Panicked`, [`Error::RunPanicked`] recorded with the message | `Failed` |
 /// | the run returns `Err` while being stopped | exit `Failed`, error recorded; `stop` returns the hook's result | `Stopped` |
-/// | the stop hook fails, panics or exceeds the stop timeout | recorded, returned from `stop` | `Stopped` |
+/// | the stop hook fails, panics or exceeds the stop hook timeout | recorded, returned from `stop` | `Stopped` |
 /// | the run outlives the exit timeout after the stop hook | its future is dropped; exit `Failed` with [`Error::Aborted`], returned from `stop` | `Stopped` |
 /// | the run's runtime shuts down under it | [`Error::Abandoned`] recorded; a `stop` from anywhere returns it | `Failed` (or `Stopped` if a stop was asked) |
 /// | a `stop` future is dropped | the stop goes on in the run's task; the next `stop` waits for it | `Stopping`, then idle |

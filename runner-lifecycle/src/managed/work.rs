@@ -20,7 +20,7 @@ use super::error::BoxError;
 ///    soon after [`RunContext::cancelled`] resolves; if it outlives the runner's exit timeout
 ///    after the stop hook, it is dropped (aborted).
 /// 2. [`stop`](Work::stop) is called at most once per run, when the run is asked to stop or ends
-///    by itself, and runs alongside the run's future under the stop timeout.
+///    by itself, and runs alongside the run's future under the stop hook timeout.
 /// 3. Both may fail or panic: either is recorded, never propagated.
 ///
 /// # Examples
@@ -58,7 +58,7 @@ pub trait Work: Send + Sync + 'static {
         run: RunContext,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static;
 
-    /// The graceful part of a shutdown, run once per run under the stop timeout. Default:
+    /// The graceful part of a shutdown, run once per run under the stop hook timeout. Default:
     /// nothing to do.
     fn stop(self: Arc<Self>) -> impl Future<Output = Result<(), Self::Error>> + Send + 'static {
         async { Ok(()) }
