@@ -1,4 +1,5 @@
 //! `Managed` keeps the contract, reports health with a version, and every way its task can die
+#![cfg(feature = "conformance")]
 //! ends the run with a recorded fault.
 
 use std::convert::Infallible;
