@@ -1,6 +1,6 @@
 //! `Managed` keeps the contract, reports health with a version, and every way its task can die
-#![cfg(feature = "conformance")]
 //! ends the run with a recorded fault.
+#![cfg(feature = "conformance")]
 
 use std::convert::Infallible;
 use std::sync::Arc;
