@@ -28,7 +28,7 @@ use tracing::Instrument;
 use crate::context::TickContext;
 use crate::error::{BoxError, Error};
 use crate::ledger::Writer;
-use crate::schedule::{Plan, Tick};
+use crate::schedule::Plan;
 use crate::shared::{Shared, TickFn};
 use crate::state::Ticking;
 use crate::stats::{Flip, RunKind};
@@ -61,43 +61,53 @@ pin_project! {
     enum Phase<W> {
         /// Waiting for the next tick; the timer is set to its start.
         Waiting,
-        /// Running the function for `tick`; the timer is set to the run timeout, or to the stop's
-        /// grace period once `stopping`, if `timed` says it is set at all.
+        /// Running the function for tick `seq`, which started at `started`. The timer is set
+        /// to the run timeout, or to the stop's grace period once stopping, if either applies.
         Running {
             #[pin]
             work: CatchUnwind<W>,
-            tick: Tick,
+            seq: u64,
             started: Instant,
-            timed: bool,
         },
         /// The run has been reported finished.
         Done,
     }
 }
 
+/// In [`Drive::flags`]: the stop request has been seen.
+const STOPPING: u8 = 1;
+/// In [`Drive::flags`]: runs have a timeout (`run_timeout` in the configuration).
+const TIMED_RUNS: u8 = 2;
+/// In [`Drive::flags`]: runs start with a jitter.
+const JITTER: u8 = 4;
+
 pin_project! {
     /// The task of run `run` of a ticker.
     #[must_use = "futures do nothing unless polled"]
     #[project = DriveProj]
+    //
+    // `repr(C)`, in the order a tick touches them, and small: an idle ticker's task is cold when
+    // its tick comes, and every cache line a tick touches costs a miss. What only some tickers
+    // use (a run timeout, a jitter) is read from the configuration when a flag says so.
+    #[repr(C)]
     pub(crate) struct Drive<F>
     where
         F: TickFn,
     {
         shared: Arc<Shared<F>>,
         run: u64,
-        // The schedule, the jitter and our copies of what we write to the ledger.
-        course: Course,
-        // Copied from the configuration, so a tick reads no cold line for them.
-        run_timeout: Option<Duration>,
-        stop_grace: Duration,
         // The waker the control plane holds for us, to wake us on a stop request.
         registered: Option<Waker>,
-        // Set once the stop request has been seen.
-        stopping: bool,
-        #[pin]
-        timer: Sleep,
+        // STOPPING, TIMED_RUNS, JITTER.
+        flags: u8,
         #[pin]
         phase: Phase<F::Run>,
+        plan: Plan,
+        // Our copies of what we write to the tally.
+        writer: Writer,
+        timer: Timer,
+        // Draws the jitter, if there is one.
+        rng: fastrand::Rng,
     }
 }
 
@@ -111,24 +121,38 @@ impl<F: TickFn> Drive<F> {
             config.first_run,
             config.missed_ticks,
         );
-        let mut course = Course {
-            plan,
-            jitter: Jitter::new(config.jitter),
-            writer: shared.ledger.writer(&shared.tally),
+        let mut flags = 0;
+        if config.run_timeout.is_some() {
+            flags |= TIMED_RUNS;
+        }
+        // No jitter, no random seed to draw: a start costs less.
+        let rng = if config.jitter.is_zero() {
+            fastrand::Rng::with_seed(0)
+        } else {
+            flags |= JITTER;
+            fastrand::Rng::new()
         };
-        let first = course.next_due(started);
-        let (run_timeout, stop_grace) = (config.run_timeout, config.stop_grace);
-        Drive {
+        let writer = shared.ledger.writer(&shared.tally);
+        let mut drive = Drive {
             shared,
             run,
-            course,
-            run_timeout,
-            stop_grace,
             registered: None,
-            stopping: false,
-            timer: tokio::time::sleep_until(first.into()),
+            flags,
             phase: Phase::Waiting,
-        }
+            plan,
+            writer,
+            timer: Timer::Unarmed(started),
+            rng,
+        };
+        let first = next_due(
+            &drive.shared,
+            drive.flags,
+            &drive.plan,
+            &mut drive.rng,
+            started,
+        );
+        drive.timer = Timer::Unarmed(first);
+        drive
     }
 }
 
@@ -142,18 +166,17 @@ impl<F: TickFn> Future for Drive<F> {
 
         // One atomic load per poll for the stop request (the lock only to register our waker),
         // until it comes.
-        if !*this.stopping
+        if *this.flags & STOPPING == 0
             && shared
                 .control
                 .poll_stop(run, this.registered, cx)
                 .is_ready()
         {
-            *this.stopping = true;
-            if let PhaseProj::Running { timed, .. } = this.phase.as_mut().project() {
+            *this.flags |= STOPPING;
+            if let PhaseProj::Running { .. } = this.phase.as_mut().project() {
                 // The run's token has fired: it has the stop grace to end.
-                *timed = true;
-                let grace = deadline::after(now(), *this.stop_grace);
-                this.timer.as_mut().reset(tokio_instant(grace));
+                let grace = deadline::after(now(), shared.config.stop_grace);
+                this.timer.reset(tokio_instant(grace));
             }
         }
 
@@ -161,16 +184,14 @@ impl<F: TickFn> Future for Drive<F> {
             match this.phase.as_mut().project() {
                 PhaseProj::Done => return Poll::Ready(()),
                 PhaseProj::Waiting => {
-                    if *this.stopping {
+                    if *this.flags & STOPPING != 0 {
                         finish(shared, run, None);
                         this.phase.set(Phase::Done);
                         continue;
                     }
-                    ready!(this.timer.as_mut().poll(cx));
+                    ready!(this.timer.poll(cx));
                     let started = now();
-                    let tick = this.course.plan.fire(started);
-                    let lateness = started.saturating_duration_since(tick.scheduled);
-                    tracing::trace!(target: "runner::ticker", seq = tick.seq, ?lateness, "runner.tick");
+                    let tick = this.plan.fire(started);
                     let context = TickContext::new(
                         Arc::clone(this.shared) as _,
                         run,
@@ -183,54 +204,53 @@ impl<F: TickFn> Future for Drive<F> {
                                 seq: tick.seq,
                                 panic,
                             });
-                            ended(shared, this.course, this.timer.as_mut(), outcome, started);
+                            ended(shared, this.writer, this.plan, outcome, started);
+                            let due = next_due(shared, *this.flags, this.plan, this.rng, started);
+                            this.timer.reset(tokio_instant(due));
                         }
                         Ok(work) => {
-                            let timed = this.run_timeout.is_some();
-                            if let Some(limit) = *this.run_timeout {
+                            if *this.flags & TIMED_RUNS != 0 {
+                                let limit = shared.config.run_timeout.unwrap_or(Duration::MAX);
                                 let limit = deadline::after(started, limit);
-                                this.timer.as_mut().reset(tokio_instant(limit));
+                                this.timer.reset(tokio_instant(limit));
                             }
                             this.phase.set(Phase::Running {
                                 work: CatchUnwind::new(work),
-                                tick,
+                                seq: tick.seq,
                                 started,
-                                timed,
                             });
                         }
                     }
                 }
-                PhaseProj::Running {
-                    work,
-                    tick,
-                    started,
-                    timed,
-                } => {
-                    let (seq, started, timed) = (tick.seq, *started, *timed);
+                PhaseProj::Running { work, seq, started } => {
+                    let (seq, started) = (*seq, *started);
                     let outcome = match work.poll(cx) {
                         Poll::Ready(end) => outcome(seq, end),
                         Poll::Pending => {
-                            if !timed || this.timer.as_mut().poll(cx).is_pending() {
+                            let timed = *this.flags & (TIMED_RUNS | STOPPING) != 0;
+                            if !timed || this.timer.poll(cx).is_pending() {
                                 return Poll::Pending;
                             }
-                            if *this.stopping {
+                            if *this.flags & STOPPING != 0 {
                                 // The stop's grace period is over: drop the run, then finish.
                                 this.phase.set(Phase::Waiting);
-                                let grace = *this.stop_grace;
+                                let grace = shared.config.stop_grace;
                                 tracing::warn!(target: "runner::ticker", seq, ?grace, "runner.aborted: run outlived the stop grace");
-                                let writer = &mut this.course.writer;
+                                let writer = &mut *this.writer;
                                 let _ = record(shared, writer, RunKind::TimedOut, None, started);
                                 finish(shared, run, Some(Error::Aborted { seq, grace }));
                                 this.phase.set(Phase::Done);
                                 continue;
                             }
-                            let after = this.run_timeout.unwrap_or_default();
+                            let after = shared.config.run_timeout.unwrap_or_default();
                             Err(Error::TimedOut { seq, after })
                         }
                     };
                     // The run has ended (or timed out and is dropped here).
                     this.phase.set(Phase::Waiting);
-                    ended(shared, this.course, this.timer.as_mut(), outcome, started);
+                    ended(shared, this.writer, this.plan, outcome, started);
+                    let due = next_due(shared, *this.flags, this.plan, this.rng, started);
+                    this.timer.reset(tokio_instant(due));
                 }
             }
         }
@@ -247,12 +267,13 @@ impl<F: TickFn> task::Driver for Drive<F> {
     }
 }
 
-/// A tick's run has ended: records it, applies a period change, and sets the timer to the next
-/// tick (unless the ticker is stopping, when the next poll of `Waiting` finishes the run).
+/// A tick's run, which started at `started`, has ended: records it and applies a period change.
+/// The caller then sets the timer to the next tick (if the ticker is stopping, the next poll of
+/// `Waiting` finishes the run instead).
 fn ended<F: TickFn>(
     shared: &Shared<F>,
-    course: &mut Course,
-    timer: Pin<&mut Sleep>,
+    writer: &mut Writer,
+    plan: &mut Plan,
     outcome: Result<(), Error>,
     started: Instant,
 ) {
@@ -265,10 +286,29 @@ fn ended<F: TickFn>(
     if let Err(error) = &outcome {
         tracing::debug!(target: "runner::ticker", %error, "runner.tick: failed");
     }
-    if let Some((at, period)) = record(shared, &mut course.writer, kind, outcome.err(), started) {
-        course.plan.reset(at, period);
+    if let Some((at, period)) = record(shared, writer, kind, outcome.err(), started) {
+        plan.reset(at, period);
     }
-    timer.reset(tokio_instant(course.next_due(started)));
+}
+
+/// When the next run starts: the next tick's due time, plus a jitter if the ticker has one; or,
+/// for a schedule with no next occurrence, a timer far away (the task then waits for the stop
+/// only).
+fn next_due<F: TickFn>(
+    shared: &Shared<F>,
+    flags: u8,
+    plan: &Plan,
+    rng: &mut fastrand::Rng,
+    from: Instant,
+) -> Instant {
+    let Some(due) = plan.due() else {
+        return deadline::far_future(from);
+    };
+    if flags & JITTER == 0 {
+        return due;
+    }
+    let max = u64::try_from(shared.config.jitter.as_nanos()).unwrap_or(u64::MAX);
+    deadline::after(due, Duration::from_nanos(rng.u64(0..=max)))
 }
 
 /// Records how one tick's run ended: in the ledger, and (only if there is any) its error, a
@@ -298,23 +338,37 @@ fn record<F: TickFn>(
     reset
 }
 
-/// What the task keeps from tick to tick: the schedule, the jitter, and its copies of what it
-/// writes to the ledger.
-struct Course {
-    plan: Plan,
-    jitter: Jitter,
-    writer: Writer,
+/// The task's one timer: the next tick, a run's timeout, or a stop's grace. Its `Sleep` is
+/// boxed, and made on the task's first poll: on a worker thread, as a hand-written `interval`
+/// loop does, so the timers of many tickers sit together in that thread's memory, apart from
+/// the tasks. The timer wheel walks them in order when they expire; measured, an idle ticker's
+/// run cost about a third less than with the `Sleep` inside the task.
+enum Timer {
+    /// Not polled yet: due at this instant.
+    Unarmed(Instant),
+    Armed(Pin<Box<Sleep>>),
 }
 
-impl Course {
-    /// When the next run starts: the next tick's due time plus this run's jitter, or, for a
-    /// schedule with no next occurrence, a timer far away (the task then waits for the stop
-    /// only).
-    fn next_due(&mut self, from: Instant) -> Instant {
-        let jitter = &mut self.jitter;
-        self.plan.due().map_or(deadline::far_future(from), |due| {
-            deadline::after(due, jitter.sample())
-        })
+impl Timer {
+    fn sleep(&mut self) -> Pin<&mut Sleep> {
+        if let Timer::Unarmed(due) = *self {
+            *self = Timer::Armed(Box::pin(tokio::time::sleep_until(tokio_instant(due))));
+        }
+        match self {
+            Timer::Armed(sleep) => sleep.as_mut(),
+            Timer::Unarmed(_) => unreachable!("armed above"),
+        }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.sleep().poll(cx)
+    }
+
+    fn reset(&mut self, due: tokio::time::Instant) {
+        match self {
+            Timer::Unarmed(at) => *at = due.into_std(),
+            Timer::Armed(sleep) => sleep.as_mut().reset(due),
+        }
     }
 }
 
@@ -358,31 +412,4 @@ fn outcome<E: Into<BoxError>>(
 
 fn tokio_instant(at: Instant) -> tokio::time::Instant {
     tokio::time::Instant::from_std(at)
-}
-
-/// A uniform random delay in `[0, max]` per run.
-struct Jitter {
-    max_nanos: u64,
-    rng: fastrand::Rng,
-}
-
-impl Jitter {
-    fn new(max: Duration) -> Self {
-        let max_nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
-        // No jitter, no random seed to draw: a start costs less.
-        let rng = if max_nanos == 0 {
-            fastrand::Rng::with_seed(0)
-        } else {
-            fastrand::Rng::new()
-        };
-        Jitter { max_nanos, rng }
-    }
-
-    fn sample(&mut self) -> Duration {
-        if self.max_nanos == 0 {
-            Duration::ZERO
-        } else {
-            Duration::from_nanos(self.rng.u64(0..=self.max_nanos))
-        }
-    }
 }

@@ -21,8 +21,8 @@ const SPINS: u32 = 64;
 /// The fields every run writes, and the one it reads, next to each other: 48 bytes. The ticker
 /// keeps them right after the `Arc`'s counts and its function, and right before the control
 /// plane's stop hint, so that a run touches two cache lines of shared state. The rest is a
-/// [`Tally`], kept further away. A run reads nothing it wrote itself: the task keeps its own
-/// copies in a [`Writer`].
+/// [`Tally`], kept further away and written only when it changes (the task keeps its copies
+/// in a [`Writer`]).
 #[repr(C)]
 #[derive(Debug)]
 pub(crate) struct Ledger {
@@ -84,12 +84,12 @@ const RESET_PENDING: u64 = 1;
 /// In [`Ledger::asks`]: one reader waiting for a run count.
 const WATCHER: u64 = 2;
 
-/// The task's own copies of what it writes to the [`Ledger`], so that recording a run reads no
-/// shared memory but what others write. Lives in the task.
+/// The task's own copies of what it writes to the [`Tally`], so that recording a run reads no
+/// line of it back: the tally is written only when the shortest or longest run or the health
+/// gauge changes. (The ledger's own fields are read where they are written: that line is
+/// fetched for the write anyway.) Lives in the task.
 #[derive(Debug)]
 pub(crate) struct Writer {
-    runs: u64,
-    total_took: u64,
     min_took: u64,
     max_took: u64,
     gauge_state: GaugeState,
@@ -133,8 +133,6 @@ impl Ledger {
     /// begins (the counts survive restarts).
     pub(crate) fn writer(&self, tally: &Tally) -> Writer {
         Writer {
-            runs: self.runs.load(Ordering::Acquire),
-            total_took: self.total_took.load(Ordering::Relaxed),
             min_took: tally.min_took.load(Ordering::Relaxed),
             max_took: tally.max_took.load(Ordering::Relaxed),
             gauge_state: GaugeState::unpack(tally.gauge_state.load(Ordering::Relaxed)),
@@ -152,16 +150,16 @@ impl Ledger {
         took: Duration,
     ) -> Recorded {
         let took = nanos(took);
-        writer.runs = writer.runs.saturating_add(1);
-        writer.total_took = writer.total_took.saturating_add(took);
         let start = nanos(started.saturating_duration_since(tally.epoch)).saturating_add(1);
         let seq = self.seq.load(Ordering::Relaxed);
         self.seq.store(seq.wrapping_add(1), Ordering::Relaxed);
         fence(Ordering::Release);
-        self.runs.store(writer.runs, Ordering::Relaxed);
+        let runs = self.runs.load(Ordering::Relaxed).saturating_add(1);
+        self.runs.store(runs, Ordering::Relaxed);
         self.last_start.store(start, Ordering::Relaxed);
         self.last_took.store(took, Ordering::Relaxed);
-        self.total_took.store(writer.total_took, Ordering::Relaxed);
+        let total = self.total_took.load(Ordering::Relaxed).saturating_add(took);
+        self.total_took.store(total, Ordering::Relaxed);
         if took < writer.min_took {
             writer.min_took = took;
             tally.min_took.store(took, Ordering::Relaxed);
@@ -186,10 +184,10 @@ impl Ledger {
             tally.gauge_state.store(next.pack(), Ordering::Relaxed);
         }
 
-        // Pairs with the fence in `watch`: either this run sees the watcher, or the watcher sees
-        // this run's count.
-        fence(Ordering::SeqCst);
-        let asks = self.asks.load(Ordering::Acquire);
+        // A read-modify-write of `asks`, like the one in `watch`: the two are ordered, so either
+        // this run sees the watcher, or the watcher sees this run's count. (Cheaper than a
+        // fence; an atomic load would not do.)
+        let asks = self.asks.fetch_or(0, Ordering::SeqCst);
         Recorded {
             flip,
             reset_pending: asks & RESET_PENDING != 0,
@@ -245,15 +243,15 @@ impl Ledger {
         self.runs.load(Ordering::SeqCst)
     }
 
-    /// A reader begins (`true`) or stops (`false`) waiting for a run count.
+    /// A reader begins (`true`) or stops (`false`) waiting for a run count. Pairs with the
+    /// read-modify-write in `record`: a reader that registered and then reads `runs` sees every
+    /// run that did not see it.
     pub(crate) fn watch(&self, watching: bool) {
         if watching {
             self.asks.fetch_add(WATCHER, Ordering::SeqCst);
         } else {
             self.asks.fetch_sub(WATCHER, Ordering::SeqCst);
         }
-        // Pairs with the fence in `record`.
-        fence(Ordering::SeqCst);
     }
 
     /// A period change waits for the task (set under the control plane's lock, with the
