@@ -76,6 +76,10 @@
 //!   then, from 100 ms after the last ticker's first tick (one period after the last start), the
 //!   CPU time (in all and per run) and the thread wake-ups over 5 s in which each ticker ticks 5
 //!   times.
+//! - **start** (`--start`, 3 runs per side): 10,000 tickers (`BENCH_IDLE_TICKERS`) built and
+//!   started one after the other without pacing, then stopped one after the other (raw tokio:
+//!   cancel the token, await the task). Reports wall time and CPU time per ticker for each,
+//!   without goals: a stop that waits for its task costs two thread wake-ups on both sides.
 //! - **peer** (`--load peer --period-ms 1000` and `--load raw --period-ms 1000`, 3 runs each,
 //!   alternately): the load phase's 1,000 jobs run by `tokio-cron-scheduler` 0.15
 //!   (`Job::new_repeated_async` on its in-memory store), the crate a Rust user would pick instead
@@ -142,6 +146,8 @@ const PEER_PERIOD: Duration = Duration::from_secs(1);
 const LOAD_RUNS: usize = 3;
 /// Child processes per side in the idle phase.
 const IDLE_RUNS: usize = 3;
+/// Child processes per side in the start phase.
+const START_RUNS: usize = 3;
 /// Child processes per side in the peer phase.
 const PEER_RUNS: usize = 3;
 /// Worker threads of the runtime of every child, on both sides.
@@ -188,10 +194,17 @@ fn main() -> BoxResult<()> {
             .ok_or("--idle needs `ours` or `raw`")?;
         return idle_child(side, &settings);
     }
+    if let Some(name) = argument(&args, "--start") {
+        let side = name
+            .and_then(Side::from_name)
+            .ok_or("--start needs `ours` or `raw`")?;
+        return start_child(side, &settings);
+    }
 
     let pair = [Subject::Side(Side::Ours), Subject::Side(Side::Raw)];
     let load = Medians::of(run_children("--load", pair, &[], LOAD_RUNS)?);
     let idle = Medians::of(run_children("--idle", pair, &[], IDLE_RUNS)?);
+    let start = Medians::of(run_children("--start", pair, &[], START_RUNS)?);
     let peer_ms = PEER_PERIOD.as_millis().to_string();
     let peer = Medians::of(run_children(
         "--load",
@@ -199,7 +212,7 @@ fn main() -> BoxResult<()> {
         &["--period-ms", &peer_ms],
         PEER_RUNS,
     )?);
-    print_table(&settings, &load, &idle, &peer);
+    print_table(&settings, &load, &idle, &start, &peer);
     Ok(())
 }
 
@@ -680,6 +693,77 @@ fn load_child(subject: Subject, period: Duration, settings: &Settings) -> BoxRes
     })
 }
 
+/// The start child: `idle_tickers` tickers of `side` built and started one after the other,
+/// as fast as they go (no pacing: what is measured is the start itself), then stopped one after
+/// the other. Reports the wall time and the process's CPU time per ticker for each, the CPU
+/// time including the tasks' first polls on the worker threads. A stop that waits for its
+/// task to end costs two thread wake-ups when the task sits on a parked worker: that is most
+/// of a stop, on both sides.
+fn start_child(side: Side, settings: &Settings) -> BoxResult<()> {
+    let lateness = Lateness::leak(HISTOGRAM_RANGE);
+    runtime()?.block_on(async {
+        warm_up().await?;
+        let n = settings.idle_tickers;
+        let before = Usage::now()?;
+        let began = Instant::now();
+        let fleet = match side {
+            Side::Ours => {
+                let mut tickers = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let ticker = our_ticker(IDLE_PERIOD, lateness)?;
+                    ticker.start().await?;
+                    tickers.push(ticker);
+                }
+                Fleet::Ours(tickers)
+            }
+            Side::Raw => {
+                let mut tasks = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let token = CancellationToken::new();
+                    let handle = spawn_raw(IDLE_PERIOD, lateness, token.clone());
+                    tasks.push((token, handle));
+                }
+                Fleet::Raw(tasks)
+            }
+        };
+        let started_wall = began.elapsed();
+        // Let every task take its first poll (on the workers), as the CPU time should count it.
+        tokio::time::sleep(SETTLE).await;
+        let started = Usage::now()?.since(before);
+        // One after the other on both sides: each stop returns once that ticker's task ended
+        // (for raw tokio, cancel the token and await the task).
+        let stop_began = Instant::now();
+        let before = Usage::now()?;
+        match fleet {
+            Fleet::Ours(tickers) => {
+                for ticker in &tickers {
+                    ticker.stop().await?;
+                }
+            }
+            Fleet::Raw(tasks) => {
+                for (token, handle) in tasks {
+                    token.cancel();
+                    handle.await?;
+                }
+            }
+            Fleet::Peer(_) => return Err("the start phase has no peer".into()),
+        }
+        let stopped_wall = stop_began.elapsed();
+        let stopped = Usage::now()?.since(before);
+        let per = |total: u64| total / (n as u64);
+        report(&[
+            (
+                "start_wall_ns",
+                per(u64::try_from(started_wall.as_nanos())?),
+            ),
+            ("start_cpu_ns", per(started.cpu_ns)),
+            ("stop_wall_ns", per(u64::try_from(stopped_wall.as_nanos())?)),
+            ("stop_cpu_ns", per(stopped.cpu_ns)),
+        ]);
+        Ok(())
+    })
+}
+
 /// The idle child: `idle_tickers` tickers of `side` at [`IDLE_PERIOD`]; their memory, the cost
 /// of the quiet gap before the first tick, and the cost of `idle_seconds` of mostly sleeping.
 fn idle_child(side: Side, settings: &Settings) -> BoxResult<()> {
@@ -905,7 +989,13 @@ impl Unit {
     }
 }
 
-fn print_table(settings: &Settings, load: &Medians, idle: &Medians, peer: &Medians) {
+fn print_table(
+    settings: &Settings,
+    load: &Medians,
+    idle: &Medians,
+    start: &Medians,
+    peer: &Medians,
+) {
     let Settings {
         load_tickers,
         load_seconds,
@@ -957,7 +1047,7 @@ fn print_table(settings: &Settings, load: &Medians, idle: &Medians, peer: &Media
         "metric", "ours", "baseline", "ratio"
     );
 
-    let rows: [(String, (u64, u64), Unit, Goal); 11] = [
+    let rows: [(String, (u64, u64), Unit, Goal); 15] = [
         (
             "load: run-start lateness p50".to_owned(),
             load.get("p50_us"),
@@ -1008,6 +1098,30 @@ fn print_table(settings: &Settings, load: &Medians, idle: &Medians, peer: &Media
             },
             Unit::Bytes,
             Goal::Ratio(MEMORY_GOAL),
+        ),
+        (
+            format!("start: wall time per ticker, {idle_tickers} unpaced"),
+            start.get("start_wall_ns"),
+            Unit::Nanos,
+            Goal::None,
+        ),
+        (
+            "start: CPU per ticker".to_owned(),
+            start.get("start_cpu_ns"),
+            Unit::Nanos,
+            Goal::None,
+        ),
+        (
+            "stop: wall time per ticker, one after the other (see below)".to_owned(),
+            start.get("stop_wall_ns"),
+            Unit::Nanos,
+            Goal::None,
+        ),
+        (
+            "stop: CPU per ticker".to_owned(),
+            start.get("stop_cpu_ns"),
+            Unit::Nanos,
+            Goal::None,
         ),
         (
             "idle: run-start lateness p99 (noisy, see below)".to_owned(),
