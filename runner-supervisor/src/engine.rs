@@ -1,0 +1,397 @@
+//! The engine: the supervisor's task. It carries out what the [`Core`] asks (spawns the starts,
+//! the stops and the watchers of services), feeds their results back into it, fires its timers,
+//! and ends the supervisor's run when the core says so. Everything that decides is in the core;
+//! this is the async shell around it.
+
+use core::fmt;
+use core::future::{Future, poll_fn};
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use runner_core::{DynRunner, Exit, Runner, SharedError, Status, Version};
+use runner_lifecycle::control::Report;
+use runner_lifecycle::sync::{Mutex, lock};
+use runner_lifecycle::{Control, Fault, now, task};
+use tokio::runtime::Handle;
+use tokio::sync::{Notify, broadcast};
+use tokio::task::AbortHandle;
+
+use crate::core::{Action, Core, Finish, Id, Observed, Started, Stopped};
+use crate::error::Error;
+use crate::events::Event;
+use crate::mailbox::Mailbox;
+
+/// What a supervisor, its engine and the engine's helpers share.
+pub(crate) struct Shared {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) control: Control<Error>,
+    pub(crate) core: Mutex<Core>,
+    /// The services' runners, by id.
+    pub(crate) runners: Mutex<Vec<Arc<dyn DynRunner>>>,
+    pub(crate) mailbox: Mailbox<Input>,
+    pub(crate) events: broadcast::Sender<Event>,
+    /// Notified after each round of the engine: what `remove` waits on.
+    pub(crate) rounds: Notify,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("name", &self.name)
+            .field("control", &self.control)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the engine's helpers post to it.
+#[derive(Debug)]
+pub(crate) enum Input {
+    Started {
+        id: Id,
+        epoch: u64,
+        outcome: Started,
+    },
+    Changed {
+        id: Id,
+        epoch: u64,
+        observed: Observed,
+    },
+    Stopped {
+        id: Id,
+        epoch: u64,
+        outcome: Stopped,
+    },
+    /// The core changed from outside the engine (a service was added or removed): carry out
+    /// its actions.
+    Kick,
+}
+
+/// A start that did not finish in time.
+#[derive(Debug)]
+struct StartTimedOut(Duration);
+
+impl fmt::Display for StartTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "did not start within {:?}", self.0)
+    }
+}
+
+impl std::error::Error for StartTimedOut {}
+
+/// Spawns the engine of run `run` on `runtime`.
+pub(crate) fn spawn(shared: Arc<Shared>, runtime: &Handle, run: u64) {
+    let future = engine(Arc::clone(&shared), runtime.clone(), run);
+    task::spawn(
+        runtime,
+        Engine {
+            future,
+            shared,
+            run,
+        },
+    );
+}
+
+pin_project! {
+    /// The engine's future, guarded: if the task dies, the run is ended as a fault.
+    struct Engine<F> {
+        #[pin]
+        future: F,
+        shared: Arc<Shared>,
+        run: u64,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for Engine<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().future.poll(cx)
+    }
+}
+
+impl<F: Future<Output = ()> + Send + 'static> task::Driver for Engine<F> {
+    fn fault(self: Pin<&mut Self>, fault: Fault) {
+        let this = self.project();
+        if let Some((exit, state)) = this.shared.control.fault(*this.run, fault) {
+            tracing::error!(target: "runner::supervisor", { supervisor = %this.shared.name, %exit, %state }, "supervisor.faulted: its task ended without finishing the run; its services are no longer supervised");
+        }
+    }
+}
+
+/// The tasks the engine spawned for each service, to abort them.
+#[derive(Default)]
+struct Tasks {
+    starts: HashMap<Id, AbortHandle>,
+    watchers: HashMap<Id, AbortHandle>,
+}
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for handle in self.starts.values().chain(self.watchers.values()) {
+            handle.abort();
+        }
+    }
+}
+
+/// What woke the engine.
+enum Woke {
+    Stop,
+    Inputs,
+    Timer,
+}
+
+async fn engine(shared: Arc<Shared>, runtime: Handle, run: u64) {
+    let mut tasks = Tasks::default();
+    let mut registered = None;
+    let mut stopping = false;
+    let mut inputs = Vec::new();
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    lock(&shared.core).begin(now());
+    loop {
+        // Carry out what the core asked for, until it asks nothing more.
+        loop {
+            let actions = lock(&shared.core).take_actions();
+            if actions.is_empty() {
+                break;
+            }
+            for action in actions {
+                if let Some(finish) = execute(&shared, &runtime, run, &mut tasks, action) {
+                    conclude(&shared, run, finish);
+                    shared.rounds.notify_waiters();
+                    return;
+                }
+            }
+        }
+        shared.rounds.notify_waiters();
+
+        let deadline = lock(&shared.core).next_deadline();
+        match (deadline, &mut timer) {
+            (Some(at), Some(sleep)) => sleep.as_mut().reset(at.into()),
+            (Some(at), None) => timer = Some(Box::pin(tokio::time::sleep_until(at.into()))),
+            (None, _) => timer = None,
+        }
+        let woke = poll_fn(|cx| {
+            if !stopping
+                && shared
+                    .control
+                    .poll_stop(run, &mut registered, cx)
+                    .is_ready()
+            {
+                return Poll::Ready(Woke::Stop);
+            }
+            if shared.mailbox.poll_drain(cx, &mut inputs).is_ready() {
+                return Poll::Ready(Woke::Inputs);
+            }
+            if let Some(sleep) = timer.as_mut() {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Woke::Timer);
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        let now = now();
+        let mut core = lock(&shared.core);
+        match woke {
+            Woke::Stop => {
+                stopping = true;
+                core.stop(now);
+            }
+            Woke::Timer => core.fire(now),
+            Woke::Inputs => {
+                for input in inputs.drain(..) {
+                    match input {
+                        Input::Started { id, epoch, outcome } => {
+                            tasks.starts.remove(&id);
+                            core.started(id, epoch, outcome, now);
+                        }
+                        Input::Changed {
+                            id,
+                            epoch,
+                            observed,
+                        } => core.changed(id, epoch, observed, now),
+                        Input::Stopped { id, epoch, outcome } => {
+                            core.stopped(id, epoch, outcome, now);
+                        }
+                        Input::Kick => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Carries out one action; returns how the run ends, if it does.
+fn execute(
+    shared: &Arc<Shared>,
+    runtime: &Handle,
+    run: u64,
+    tasks: &mut Tasks,
+    action: Action,
+) -> Option<Finish> {
+    let runner = |id: Id| Arc::clone(&lock(&shared.runners)[id]);
+    match action {
+        Action::Start {
+            id,
+            epoch,
+            delay,
+            timeout,
+            stop_timeout,
+        } => {
+            let (runner, shared) = (runner(id), Arc::clone(shared));
+            let handle = runtime.spawn(async move {
+                let outcome = start(&*runner, delay, timeout, stop_timeout).await;
+                shared.mailbox.post(Input::Started { id, epoch, outcome });
+            });
+            tasks.starts.insert(id, handle.abort_handle());
+        }
+        Action::AbortStart { id, epoch } => {
+            if let Some(handle) = tasks.starts.remove(&id) {
+                handle.abort();
+            }
+            lock(&shared.core).started(id, epoch, Started::Aborted, now());
+        }
+        Action::Stop { id, epoch, timeout } => {
+            let (runner, shared) = (runner(id), Arc::clone(shared));
+            runtime.spawn(async move {
+                let outcome = match tokio::time::timeout(timeout, runner.stop()).await {
+                    Ok(Ok(())) => Stopped::Ok,
+                    Ok(Err(error)) => Stopped::Err(error),
+                    Err(_) => Stopped::TimedOut(runner.state()),
+                };
+                shared.mailbox.post(Input::Stopped { id, epoch, outcome });
+            });
+        }
+        Action::Watch { id, epoch, from } => {
+            let (runner, shared) = (runner(id), Arc::clone(shared));
+            let handle = runtime.spawn(watch(runner, shared, id, epoch, from));
+            if let Some(old) = tasks.watchers.insert(id, handle.abort_handle()) {
+                old.abort();
+            }
+        }
+        Action::Unwatch { id } => {
+            if let Some(handle) = tasks.watchers.remove(&id) {
+                handle.abort();
+            }
+        }
+        Action::Event(event) => {
+            event.trace();
+            // Nobody subscribed is fine: events are for whoever listens.
+            let _ = shared.events.send(event);
+        }
+        Action::Touch => shared.control.update(|parts| parts.touch()),
+        Action::Ready => {
+            if shared.control.ready(run, now()) {
+                tracing::info!(target: "runner::supervisor", supervisor = %shared.name, "supervisor.ready: every required service is running and ready");
+            }
+        }
+        Action::Finish(finish) => return Some(finish),
+    }
+    None
+}
+
+/// Starts `runner` after `delay`, bounded by `timeout`; a start that timed out is stopped again
+/// (its dropped `start` may have left it starting), bounded by `stop_timeout`.
+async fn start(
+    runner: &dyn DynRunner,
+    delay: Duration,
+    timeout: Duration,
+    stop_timeout: Duration,
+) -> Started {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    match tokio::time::timeout(timeout, runner.start()).await {
+        Ok(Ok(())) => Started::Ok(observe(runner)),
+        Ok(Err(error)) => Started::Err(error),
+        Err(_) => {
+            let _ = tokio::time::timeout(stop_timeout, runner.stop()).await;
+            Started::Err(Arc::new(StartTimedOut(timeout)) as SharedError)
+        }
+    }
+}
+
+/// Posts every change of a running service until it is idle (or the watcher is aborted).
+async fn watch(runner: Arc<dyn DynRunner>, shared: Arc<Shared>, id: Id, epoch: u64, from: Version) {
+    let mut from = from;
+    loop {
+        from = runner.changed(from).await.version;
+        let observed = observe(&*runner);
+        let idle = observed.state.is_idle();
+        shared.mailbox.post(Input::Changed {
+            id,
+            epoch,
+            observed,
+        });
+        if idle {
+            return;
+        }
+    }
+}
+
+/// A service as it stands: state, version, health, readiness, and its exit if it ended.
+fn observe(runner: &dyn DynRunner) -> Observed {
+    let seen = runner.snapshot();
+    Observed {
+        state: seen.state,
+        version: seen.version,
+        health: runner.health(),
+        ready: runner.readiness().is_ready(),
+        exit: seen.state.is_idle().then(|| runner.last_exit()).flatten(),
+    }
+}
+
+/// Ends the supervisor's run as the core decided.
+fn conclude(shared: &Shared, run: u64, finish: Finish) {
+    let control = &shared.control;
+    let finished = match finish {
+        Finish::Stopped(report) => control.finish(run, |_, errors, _| {
+            if report.is_clean() {
+                Report::ok(Exit::Stopped)
+            } else {
+                let error = errors.record(Error::Stop(Arc::new(report)));
+                Report {
+                    exit: Exit::Stopped,
+                    start_error: None,
+                    stop_result: Err((*error).clone()),
+                }
+            }
+        }),
+        Finish::StartFailed(failed, report) => {
+            let _ = control.exited(run);
+            control.finish(run, |_, errors, _| {
+                let error = errors.record(Error::Start(Arc::new(failed)));
+                if !report.is_clean() {
+                    errors.record(Error::Stop(Arc::new(report)));
+                }
+                Report {
+                    exit: Exit::Failed(error.clone()),
+                    start_error: Some((*error).clone()),
+                    stop_result: Ok(()),
+                }
+            })
+        }
+        Finish::GaveUp(gave_up, report) => {
+            let _ = control.exited(run);
+            control.finish(run, |_, errors, _| {
+                let error = errors.record(gave_up);
+                if !report.is_clean() {
+                    errors.record(Error::Stop(Arc::new(report)));
+                }
+                Report {
+                    exit: Exit::Failed(error.clone()),
+                    start_error: Some((*error).clone()),
+                    stop_result: Ok(()),
+                }
+            })
+        }
+    };
+    if let Some((exit, state)) = finished {
+        tracing::info!(target: "runner::supervisor", supervisor = %shared.name, %exit, %state, "supervisor.finished");
+    }
+}
