@@ -865,10 +865,16 @@ impl Core {
                 .iter()
                 .any(|(name, _)| **name == *record.name)
             {
+                // A stop or start in flight: the service is in it; otherwise as last seen.
+                let state = match record.phase {
+                    Phase::Stopping => State::Stopping,
+                    Phase::Starting => State::Starting,
+                    _ => record.observed,
+                };
                 drain
                     .report
                     .unstopped
-                    .push((record.name.to_string(), record.observed));
+                    .push((record.name.to_string(), state));
             }
         }
         self.finish();

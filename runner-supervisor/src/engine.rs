@@ -259,8 +259,16 @@ fn execute(
         Action::Stop { id, epoch, timeout } => {
             let (runner, shared) = (runner(id), Arc::clone(shared));
             runtime.spawn(async move {
+                // A run that fails as it stops may be recorded by the service rather than
+                // returned from its `stop` (the contract allows either): it counts all the same.
+                let errors_before = runner.dyn_error_count();
                 let outcome = match tokio::time::timeout(timeout, runner.stop()).await {
-                    Ok(Ok(())) => Stopped::Ok,
+                    Ok(Ok(())) => match runner.dyn_last_error() {
+                        Some(error) if runner.dyn_error_count() > errors_before => {
+                            Stopped::Err(error)
+                        }
+                        _ => Stopped::Ok,
+                    },
                     Ok(Err(error)) => Stopped::Err(error),
                     Err(_) => Stopped::TimedOut(runner.state()),
                 };

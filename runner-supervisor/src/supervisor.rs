@@ -358,6 +358,8 @@ impl Supervisor {
             }
         }
         tracing::info!(target: "runner::supervisor", supervisor = %self.name(), ?deadline, "supervisor.signal: stopping");
+        // Listening for the second signal before the stop begins.
+        let force = force();
         let stopping = tokio::time::timeout(deadline, self.stop());
         tokio::select! {
             stopped = stopping => match stopped {
@@ -366,7 +368,7 @@ impl Supervisor {
                 Ok(Err(other)) => Err(other),
                 Err(_) => Ok(self.unstopped_report(Some(deadline), false)),
             },
-            () = force() => {
+            () = force => {
                 tracing::warn!(target: "runner::supervisor", supervisor = %self.name(), "supervisor.signal: second signal, not waiting any longer");
                 Ok(self.unstopped_report(None, true))
             }

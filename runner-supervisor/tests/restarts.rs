@@ -5,10 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Command, Fake, Log};
+use common::{Command, Fake, Log, logged, next};
 use runner_core::{ErrorHistory, Exit, Health, Runner, State, Status};
 use runner_supervisor::{
-    Backoff, Error, Event, Events, Intensity, RestartPolicy, ServiceOptions, Supervisor,
+    Backoff, Error, Event, Intensity, RestartPolicy, ServiceOptions, Supervisor,
 };
 use tokio::time::Instant;
 
@@ -16,36 +16,6 @@ const SECOND: Duration = Duration::from_secs(1);
 
 fn no_jitter() -> ServiceOptions {
     ServiceOptions::new().backoff(Backoff::default().with_jitter(false))
-}
-
-/// The next event of kind `kind` (skipping others), within a minute of paused time.
-async fn next(events: &mut Events, kind: &str) -> Event {
-    tokio::time::timeout(Duration::from_secs(600), async {
-        loop {
-            match events.recv().await {
-                Some(Ok(event)) if event.kind() == kind => return event,
-                Some(_) => {}
-                None => panic!("the supervisor is gone"),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no `{kind}` event within 600 s"))
-}
-
-/// Waits until `log` has `entry` `n` times, bounded.
-async fn logged(log: &Log, entry: &str, n: usize) {
-    for _ in 0..10_000 {
-        if log.count(entry) >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!(
-        "`{entry}` logged {} times, expected {n}: {:?}",
-        log.count(entry),
-        log.entries()
-    );
 }
 
 #[tokio::test(start_paused = true)]

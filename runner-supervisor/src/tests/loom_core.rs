@@ -44,11 +44,13 @@ struct Model {
     t0: Instant,
 }
 
-/// Starts run on helper threads (a start in flight can race the rest), or inline.
+/// Starts run on helper threads (a start in flight can race the rest), or inline, or only
+/// restarts on helper threads (each service's first start inline).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Starts {
     Inline,
     Threaded,
+    Restarts,
 }
 
 /// Never-firing in a model: stop deadlines and timeouts are an hour; backoff is a second.
@@ -148,9 +150,11 @@ fn engine(model: &Arc<Model>, starts: Starts) -> (Finish, Seen) {
                                     .post(In::Started(id, epoch, Started::Ok(running())));
                             }
                         };
+                        let first = seen.starts.iter().filter(|&&s| s == id).count() == 1;
                         match starts {
-                            Starts::Inline => start(),
                             Starts::Threaded => drop(thread::spawn(start)),
+                            Starts::Restarts if !first => drop(thread::spawn(start)),
+                            Starts::Inline | Starts::Restarts => start(),
                         }
                     }
                     Action::AbortStart { id, epoch } => {
@@ -272,6 +276,42 @@ fn an_exit_racing_stop_is_not_restarted_after_it() {
     assert!(
         RESTARTS.load(Ordering::Relaxed) > 0,
         "the restart won the race in some"
+    );
+}
+
+/// A restart in flight (on its own thread) races the supervisor's stop: the restart is
+/// abandoned or completes, and either way the service ends down and the run ends stopped.
+#[test]
+fn a_restart_racing_stop_leaves_nothing_up() {
+    static EXITS: AtomicUsize = AtomicUsize::new(0);
+    static RESTARTS: AtomicUsize = AtomicUsize::new(0);
+    loom::model(|| {
+        let model = model(&["svc"]);
+        let watcher = {
+            let model = Arc::clone(&model);
+            thread::spawn(move || fail_if_watched(&model, 0, &EXITS))
+        };
+        let user = {
+            let model = Arc::clone(&model);
+            thread::spawn(move || model.mailbox.post(In::Stop))
+        };
+        let (finish, seen) = engine(&model, Starts::Restarts);
+        watcher.join().unwrap();
+        user.join().unwrap();
+        assert_stopped_cleanly(&finish);
+        assert!(seen.starts_after_stop.is_empty(), "{seen:?}");
+        if seen.starts.len() == 2 {
+            RESTARTS.fetch_add(1, Ordering::Relaxed);
+        }
+        assert_all_down(&model);
+    });
+    assert!(
+        EXITS.load(Ordering::Relaxed) > 0,
+        "the exit landed in some interleaving"
+    );
+    assert!(
+        RESTARTS.load(Ordering::Relaxed) > 0,
+        "the restart began in some"
     );
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use runner_core::Health;
 use runner_lifecycle::{Managed, ReadyWhen, RunContext, Work};
+use runner_supervisor::{Event, Events};
 use tokio::sync::mpsc;
 
 /// The order things happened in, across services: `start:x`, `ready:x`, `stopped:x`,
@@ -62,6 +63,7 @@ struct Knobs {
     /// How long a stop takes.
     stop_takes: Mutex<Duration>,
     ignore_stop: AtomicBool,
+    fail_stop: AtomicBool,
     commands: tokio::sync::Mutex<mpsc::UnboundedReceiver<Command>>,
 }
 
@@ -83,6 +85,7 @@ impl Fake {
                 ready_after: Mutex::new(Duration::ZERO),
                 stop_takes: Mutex::new(Duration::ZERO),
                 ignore_stop: AtomicBool::new(false),
+                fail_stop: AtomicBool::new(false),
                 commands: tokio::sync::Mutex::new(receiver),
             }),
             commands,
@@ -117,6 +120,12 @@ impl Fake {
 
     pub(crate) fn ignore_stop(&self) -> &Self {
         self.knobs.ignore_stop.store(true, Ordering::SeqCst);
+        self
+    }
+
+    /// Its run ends with an error when it is stopped.
+    pub(crate) fn fail_stop(&self) -> &Self {
+        self.knobs.fail_stop.store(true, Ordering::SeqCst);
         self
     }
 
@@ -179,6 +188,39 @@ impl Work for FakeWork {
             tokio::time::sleep(stop_takes).await;
         }
         knobs.log.push(format!("stopped:{name}"));
+        if knobs.fail_stop.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other(format!("{name} failed to stop")));
+        }
         Ok(())
     }
+}
+
+/// The next event of kind `kind` (skipping others), within a minute of paused time.
+pub(crate) async fn next(events: &mut Events, kind: &str) -> Event {
+    tokio::time::timeout(Duration::from_secs(600), async {
+        loop {
+            match events.recv().await {
+                Some(Ok(event)) if event.kind() == kind => return event,
+                Some(_) => {}
+                None => panic!("the supervisor is gone"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no `{kind}` event within 600 s"))
+}
+
+/// Waits until `log` has `entry` `n` times, bounded.
+pub(crate) async fn logged(log: &Log, entry: &str, n: usize) {
+    for _ in 0..10_000 {
+        if log.count(entry) >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "`{entry}` logged {} times, expected {n}: {:?}",
+        log.count(entry),
+        log.entries()
+    );
 }
