@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use runner_core::{DynRunner, Exit, Runner, SharedError, Status, Version};
+use runner_core::{DynRunner, Exit, Runner, SharedError, State, Status, Version};
 use runner_lifecycle::control::Report;
 use runner_lifecycle::sync::{Mutex, lock};
 use runner_lifecycle::{Control, Fault, now, task};
@@ -261,10 +261,13 @@ fn execute(
             runtime.spawn(async move {
                 // A run that fails as it stops may be recorded by the service rather than
                 // returned from its `stop` (the contract allows either): it counts all the same.
+                // (Not for a start the engine abandoned: the service may record that it was
+                // stopped before it was ready, which is no failure of its own.)
+                let was_running = runner.state() == State::Running;
                 let errors_before = runner.dyn_error_count();
                 let outcome = match tokio::time::timeout(timeout, runner.stop()).await {
                     Ok(Ok(())) => match runner.dyn_last_error() {
-                        Some(error) if runner.dyn_error_count() > errors_before => {
+                        Some(error) if was_running && runner.dyn_error_count() > errors_before => {
                             Stopped::Err(error)
                         }
                         _ => Stopped::Ok,
