@@ -41,7 +41,9 @@ pub struct ServiceStatus {
     pub optional: bool,
     /// The last error seen: a failed start or stop, or the error it exited with.
     pub last_error: Option<SharedError>,
-    /// How many times it was restarted since the supervisor was built.
+    /// How many times its restart policy restarted it since the supervisor was built (after
+    /// an exit, a failed start, or too long unhealthy). A stop and start because a service it
+    /// requires went down is not counted: that is its dependency's restart.
     pub restarts: u64,
     /// How long it has been running, if it is.
     pub uptime: Option<Duration>,
