@@ -63,6 +63,9 @@ pub enum BuildError {
     /// A restart intensity with a zero window cannot count restarts.
     #[error("restart intensity window must be greater than zero")]
     ZeroIntensityWindow,
+    /// An event capacity of zero would keep no event for any subscriber.
+    #[error("event capacity must be greater than zero")]
+    ZeroEventCapacity,
 }
 
 /// Error returned by [`Supervisor::remove`](crate::Supervisor::remove).
@@ -92,6 +95,15 @@ pub enum RemoveError {
 }
 
 /// One service's failure, named.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use runner_supervisor::Failure;
+/// let failure: Failure = ("db".into(), Arc::new(std::io::Error::other("refused")));
+/// assert_eq!(failure.1.to_string(), "refused");
+/// ```
 pub type Failure = (String, SharedError);
 
 /// The supervisor could not start: every service that failed to start, with its error (not just
@@ -113,12 +125,34 @@ pub struct StartError {
 
 impl StartError {
     /// A start that failed with these failures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runner_supervisor::StartError;
+    /// let error = StartError::new(vec![("db".into(), Arc::new(std::io::Error::other("refused")) as _)]);
+    /// assert_eq!(error.failures().len(), 1);
+    /// ```
     #[must_use]
     pub fn new(failures: Vec<Failure>) -> Self {
         StartError { failures }
     }
 
     /// Every service that failed to start, in the order they failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runner_supervisor::StartError;
+    /// let error = StartError::new(vec![
+    ///     ("db".into(), Arc::new(std::io::Error::other("refused")) as _),
+    ///     ("cache".into(), Arc::new(std::io::Error::other("timed out")) as _),
+    /// ]);
+    /// let names: Vec<&str> = error.failures().iter().map(|(name, _)| name.as_str()).collect();
+    /// assert_eq!(names, ["db", "cache"]);
+    /// ```
     #[must_use]
     pub fn failures(&self) -> &[Failure] {
         &self.failures
@@ -167,30 +201,65 @@ impl StopReport {
     /// The services that did not stop within their stop timeout or the supervisor's deadline,
     /// with the state they were last seen in. The supervisor stopped waiting for them; their
     /// own stops may still be going on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::StopReport;
+    /// assert!(StopReport::default().unstopped().is_empty());
+    /// ```
     #[must_use]
     pub fn unstopped(&self) -> &[(String, State)] {
         &self.unstopped
     }
 
     /// Every error a service's stop returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::StopReport;
+    /// assert!(StopReport::default().errors().is_empty());
+    /// ```
     #[must_use]
     pub fn errors(&self) -> &[Failure] {
         &self.errors
     }
 
     /// The supervisor's deadline, if it passed before every service stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::StopReport;
+    /// assert_eq!(StopReport::default().deadline_passed(), None);
+    /// ```
     #[must_use]
     pub fn deadline_passed(&self) -> Option<Duration> {
         self.deadline
     }
 
     /// Whether a second signal cut the stop short ([`run_until_signal`](crate::Supervisor::run_until_signal)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::StopReport;
+    /// assert!(!StopReport::default().forced());
+    /// ```
     #[must_use]
     pub fn forced(&self) -> bool {
         self.forced
     }
 
     /// `true` when every service stopped in time, without error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::StopReport;
+    /// assert!(StopReport::default().is_clean());
+    /// ```
     #[must_use]
     pub fn is_clean(&self) -> bool {
         self.unstopped.is_empty() && self.errors.is_empty() && !self.forced
@@ -290,6 +359,16 @@ impl From<Fault> for Error {
 
 impl Error {
     /// The stop report, if this is a stop that did not go cleanly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::{Error, StopReport};
+    /// use std::sync::Arc;
+    /// let error = Error::Stop(Arc::new(StopReport::default()));
+    /// assert!(error.stop_report().is_some());
+    /// assert!(Error::NoRuntime.stop_report().is_none());
+    /// ```
     #[must_use]
     pub fn stop_report(&self) -> Option<&StopReport> {
         match self {

@@ -133,6 +133,13 @@ pub enum Event {
 
 impl Event {
     /// The service it happened to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::Event;
+    /// assert_eq!(Event::Ready { service: "db".into() }.service(), "db");
+    /// ```
     #[must_use]
     pub fn service(&self) -> &str {
         match self {
@@ -156,6 +163,13 @@ impl Event {
     }
 
     /// A short kebab-case name of the kind of event, as in the `tracing` events.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::Event;
+    /// assert_eq!(Event::Ready { service: "db".into() }.kind(), "ready");
+    /// ```
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
@@ -268,6 +282,13 @@ pub struct Events {
 }
 
 /// The subscriber fell behind and missed this many events; the next ones follow.
+///
+/// # Examples
+///
+/// ```
+/// use runner_supervisor::Lagged;
+/// assert_eq!(Lagged(3).to_string(), "missed 3 events");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("missed {0} events")]
 pub struct Lagged(pub u64);
@@ -279,6 +300,35 @@ impl Events {
 
     /// The next event; `Some(Err(Lagged))` if some were missed; `None` once the supervisor is
     /// dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use runner_startstop::{RunContext, StartStop};
+    /// # fn service() -> StartStop {
+    /// #     StartStop::new(
+    /// #         |run: RunContext| async move { run.cancelled().await; Ok::<_, Infallible>(()) },
+    /// #         || async { Ok::<_, Infallible>(()) },
+    /// #     )
+    /// # }
+    /// use runner_core::Runner;
+    /// use runner_supervisor::{ServiceOptions, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = Supervisor::builder().service("db", service(), ServiceOptions::new()).build()?;
+    /// let mut events = app.subscribe();
+    /// app.start().await?;
+    /// while let Some(event) = events.recv().await {
+    ///     match event {
+    ///         Ok(event) if event.kind() == "ready" => break,
+    ///         Ok(event) => println!("{event}"),
+    ///         Err(lagged) => println!("{lagged}"),
+    ///     }
+    /// }
+    /// app.stop().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn recv(&mut self) -> Option<Result<Event, Lagged>> {
         match self.receiver.recv().await {
             Ok(event) => Some(Ok(event)),
@@ -288,6 +338,15 @@ impl Events {
     }
 
     /// The next event if one is waiting, without waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::Supervisor;
+    /// let app = Supervisor::builder().build().unwrap();
+    /// let mut events = app.subscribe();
+    /// assert!(events.try_recv().is_none()); // nothing happened yet
+    /// ```
     pub fn try_recv(&mut self) -> Option<Result<Event, Lagged>> {
         match self.receiver.try_recv() {
             Ok(event) => Some(Ok(event)),

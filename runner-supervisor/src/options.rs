@@ -73,10 +73,32 @@ pub struct Backoff {
 }
 
 /// [`Backoff::initial`]'s default: 1 s.
+///
+/// # Examples
+///
+/// ```
+/// use runner_supervisor::{Backoff, DEFAULT_BACKOFF_INITIAL};
+/// assert_eq!(Backoff::default().delay(1, 0.5), DEFAULT_BACKOFF_INITIAL);
+/// ```
 pub const DEFAULT_BACKOFF_INITIAL: Duration = Duration::from_secs(1);
 /// [`Backoff::max`]'s default: 60 s.
+///
+/// # Examples
+///
+/// ```
+/// use runner_supervisor::{Backoff, DEFAULT_BACKOFF_MAX};
+/// assert_eq!(Backoff::default().delay(30, 0.5), DEFAULT_BACKOFF_MAX);
+/// ```
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// [`Backoff::multiplier`]'s default: 2.0.
+///
+/// # Examples
+///
+/// ```
+/// use runner_supervisor::{Backoff, DEFAULT_BACKOFF_MULTIPLIER};
+/// let backoff = Backoff::default();
+/// assert_eq!(backoff.delay(2, 0.5).as_secs_f64(), backoff.delay(1, 0.5).as_secs_f64() * DEFAULT_BACKOFF_MULTIPLIER);
+/// ```
 pub const DEFAULT_BACKOFF_MULTIPLIER: f64 = 2.0;
 
 impl Default for Backoff {
@@ -92,6 +114,15 @@ impl Default for Backoff {
 
 impl Backoff {
     /// A backoff from `initial` to `max`, multiplying by `multiplier`, with jitter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::Backoff;
+    /// let fast = Backoff::new(Duration::from_millis(100), Duration::from_secs(5), 3.0).with_jitter(false);
+    /// assert_eq!(fast.delay(3, 0.0), Duration::from_millis(900));
+    /// ```
     #[must_use]
     pub fn new(initial: Duration, max: Duration, multiplier: f64) -> Self {
         Backoff {
@@ -103,6 +134,15 @@ impl Backoff {
     }
 
     /// The same backoff, with the jitter on or off.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::Backoff;
+    /// let exact = Backoff::default().with_jitter(false);
+    /// assert_eq!(exact.delay(1, 0.0), Duration::from_secs(1)); // no -25 %
+    /// ```
     #[must_use]
     pub fn with_jitter(self, jitter: bool) -> Self {
         Backoff { jitter, ..self }
@@ -111,6 +151,17 @@ impl Backoff {
     /// The delay before restart number `attempt` (1 for the first), given `random`, a number
     /// in `[0, 1)` (used only with jitter: `0.5` is no change, `0` is -25 %, `1` is +25 %).
     /// Saturates: never overflows, never exceeds `max` before the jitter, never negative.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::Backoff;
+    /// let backoff = Backoff::default();
+    /// assert_eq!(backoff.delay(1, 0.0), Duration::from_millis(750)); // -25 %
+    /// assert_eq!(backoff.delay(3, 1.0), Duration::from_secs(5)); // 4 s, +25 %
+    /// assert_eq!(backoff.delay(u32::MAX, 0.5), Duration::from_secs(60)); // capped
+    /// ```
     #[must_use]
     pub fn delay(&self, attempt: u32, random: f64) -> Duration {
         let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
@@ -157,6 +208,15 @@ pub struct Intensity {
 
 impl Intensity {
     /// At most `max_restarts` restarts within `within`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::Intensity;
+    /// let intensity = Intensity::new(3, Duration::from_secs(10));
+    /// assert_eq!((intensity.max_restarts, intensity.within), (3, Duration::from_secs(10)));
+    /// ```
     #[must_use]
     pub const fn new(max_restarts: u32, within: Duration) -> Self {
         Intensity {
@@ -173,13 +233,41 @@ impl Default for Intensity {
 }
 
 /// [`ServiceOptions::max_retries`]' default: 5 (the reference's).
+///
+/// # Examples
+///
+/// ```
+/// use runner_supervisor::DEFAULT_MAX_RETRIES;
+/// assert_eq!(DEFAULT_MAX_RETRIES, 5);
+/// ```
 pub const DEFAULT_MAX_RETRIES: u32 = 5;
 /// [`ServiceOptions::start_timeout`]'s default: 60 s.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(runner_supervisor::DEFAULT_START_TIMEOUT, Duration::from_secs(60));
+/// ```
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(60);
 /// [`ServiceOptions::stop_timeout`]'s default: 30 s.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(runner_supervisor::DEFAULT_STOP_TIMEOUT, Duration::from_secs(30));
+/// ```
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 /// [`ServiceOptions::liveness_grace`]'s default: 30 s (a Kubernetes liveness probe's default
 /// three failures ten seconds apart).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(runner_supervisor::DEFAULT_LIVENESS_GRACE, Duration::from_secs(30));
+/// ```
 pub const DEFAULT_LIVENESS_GRACE: Duration = Duration::from_secs(30);
 
 /// How the supervisor runs one service: its dependencies, its timeouts, its restarts.
@@ -236,6 +324,14 @@ impl Default for ServiceOptions {
 
 impl ServiceOptions {
     /// The defaults (see the table above).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::ServiceOptions;
+    /// let options = ServiceOptions::new();
+    /// # let _ = options;
+    /// ```
     pub fn new() -> Self {
         ServiceOptions {
             requires: Vec::new(),
@@ -254,6 +350,14 @@ impl ServiceOptions {
 
     /// Starts only once service `name` is running *and ready*; when `name` stops, fails or
     /// restarts, this service is stopped first and started again once `name` is ready again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::ServiceOptions;
+    /// let api = ServiceOptions::new().requires("db").requires("cache");
+    /// # let _ = api;
+    /// ```
     pub fn requires(mut self, name: impl Into<String>) -> Self {
         self.requires.push(name.into());
         self
@@ -261,12 +365,29 @@ impl ServiceOptions {
 
     /// Starts only after service `name` has finished starting (ready, or failed to start), and
     /// stops before it; nothing more: this service does not follow `name`'s restarts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::ServiceOptions;
+    /// let reports = ServiceOptions::new().after("db");
+    /// # let _ = reports;
+    /// ```
     pub fn after(mut self, name: impl Into<String>) -> Self {
         self.after.push(name.into());
         self
     }
 
     /// Waits this long before each start. Default: none.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::ServiceOptions;
+    /// let staggered = ServiceOptions::new().start_delay(Duration::from_secs(2));
+    /// # let _ = staggered;
+    /// ```
     pub fn start_delay(mut self, delay: Duration) -> Self {
         self.start_delay = delay;
         self
@@ -274,6 +395,15 @@ impl ServiceOptions {
 
     /// How long one `start` may take before it counts as a failed start (and the service is
     /// stopped). Default: [`DEFAULT_START_TIMEOUT`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::ServiceOptions;
+    /// let migrations = ServiceOptions::new().start_timeout(Duration::from_secs(600));
+    /// # let _ = migrations;
+    /// ```
     pub fn start_timeout(mut self, timeout: Duration) -> Self {
         self.start_timeout = timeout;
         self
@@ -281,12 +411,29 @@ impl ServiceOptions {
 
     /// How long one `stop` may take before the supervisor stops waiting for it and reports the
     /// service as not stopped in time. Default: [`DEFAULT_STOP_TIMEOUT`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::ServiceOptions;
+    /// let draining = ServiceOptions::new().stop_timeout(Duration::from_secs(45));
+    /// # let _ = draining;
+    /// ```
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.stop_timeout = timeout;
         self
     }
 
     /// When the service is started again after it ended. Default: [`RestartPolicy::OnFailure`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::{RestartPolicy, ServiceOptions};
+    /// let one_shot = ServiceOptions::new().restart(RestartPolicy::Never);
+    /// # let _ = one_shot;
+    /// ```
     pub fn restart(mut self, policy: RestartPolicy) -> Self {
         self.restart = policy;
         self
@@ -295,12 +442,29 @@ impl ServiceOptions {
     /// The most restarts in a row (the count resets once the service has run for
     /// [`stable_after`](ServiceOptions::stable_after)); 0 means unlimited. Past it the supervisor
     /// gives up on the service, which stays stopped. Default: [`DEFAULT_MAX_RETRIES`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::ServiceOptions;
+    /// let forever = ServiceOptions::new().max_retries(0);
+    /// # let _ = forever;
+    /// ```
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.max_retries = retries;
         self
     }
 
     /// The delays between restarts. Default: [`Backoff::default`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::{Backoff, ServiceOptions};
+    /// let quick = ServiceOptions::new().backoff(Backoff::new(Duration::from_millis(100), Duration::from_secs(10), 2.0));
+    /// # let _ = quick;
+    /// ```
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
@@ -308,6 +472,15 @@ impl ServiceOptions {
 
     /// How long the service must run for its restart count to start again from zero. Default:
     /// the backoff's max.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::ServiceOptions;
+    /// let options = ServiceOptions::new().stable_after(Duration::from_secs(600)); // as Kubernetes
+    /// # let _ = options;
+    /// ```
     pub fn stable_after(mut self, period: Duration) -> Self {
         self.stable_after = Some(period);
         self
@@ -317,6 +490,16 @@ impl ServiceOptions {
     /// before it is restarted per its policy (`None`: never). The supervisor learns of health
     /// changes from the service's `changed`, not by polling. Default:
     /// [`DEFAULT_LIVENESS_GRACE`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::ServiceOptions;
+    /// let strict = ServiceOptions::new().liveness_grace(Some(Duration::from_secs(5)));
+    /// let never = ServiceOptions::new().liveness_grace(None); // health never restarts it
+    /// # let _ = (strict, never);
+    /// ```
     pub fn liveness_grace(mut self, grace: Option<Duration>) -> Self {
         self.liveness_grace = grace;
         self
@@ -324,6 +507,14 @@ impl ServiceOptions {
 
     /// An optional service does not count for the supervisor's readiness, and its failure to
     /// start does not fail the supervisor's start. Default: not optional.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::ServiceOptions;
+    /// let metrics = ServiceOptions::new().optional(true); // its readiness does not count
+    /// # let _ = metrics;
+    /// ```
     pub fn optional(mut self, optional: bool) -> Self {
         self.optional = optional;
         self

@@ -24,9 +24,22 @@ use crate::options::{Intensity, ServiceOptions};
 use crate::status::HealthStatus;
 
 /// The supervisor's default stop deadline: 60 s for every service to stop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(runner_supervisor::DEFAULT_STOP_DEADLINE, Duration::from_secs(60));
+/// ```
 pub const DEFAULT_STOP_DEADLINE: Duration = Duration::from_secs(60);
 
 /// How many events a slow subscriber may fall behind before it misses some.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(runner_supervisor::DEFAULT_EVENT_CAPACITY, 1024);
+/// ```
 pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 
 /// A dependency graph of runners that starts, watches, restarts and stops them in order; itself
@@ -47,6 +60,31 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 ///   [`StopReport`] names the services that did not stop in time.
 ///
 /// See the crate docs for an example, and [`ServiceOptions`] for the options and defaults.
+///
+/// # Examples
+///
+/// ```
+/// # use std::convert::Infallible;
+/// # use runner_startstop::{RunContext, StartStop};
+/// # fn service() -> StartStop {
+/// #     StartStop::new(
+/// #         |run: RunContext| async move { run.cancelled().await; Ok::<_, Infallible>(()) },
+/// #         || async { Ok::<_, Infallible>(()) },
+/// #     )
+/// # }
+/// use runner_core::{Runner, Status};
+/// use runner_supervisor::{ServiceOptions, Supervisor};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let app = Supervisor::builder()
+///     .service("db", service(), ServiceOptions::new())
+///     .service("api", service(), ServiceOptions::new().requires("db"))
+///     .build()?;
+/// app.start().await?;
+/// assert!(app.is_running() && app.readiness().is_ready());
+/// app.stop().await?;
+/// # Ok(()) }
+/// ```
 pub struct Supervisor {
     shared: Arc<Shared>,
 }
@@ -90,6 +128,14 @@ pub struct Builder {
 
 impl Builder {
     /// The name used in tracing events. Default: `"supervisor"`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::Supervisor;
+    /// let app = Supervisor::builder().name("payments").build().unwrap();
+    /// assert_eq!(app.name(), "payments");
+    /// ```
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
         self.name = name.into();
         self
@@ -97,6 +143,25 @@ impl Builder {
 
     /// Adds a service: any runner (a `StartStop`, a `Ticker`, a `Managed`, another
     /// `Supervisor`, your own), under a unique name, with its options.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use runner_startstop::{RunContext, StartStop};
+    /// # fn service() -> StartStop {
+    /// #     StartStop::new(
+    /// #         |run: RunContext| async move { run.cancelled().await; Ok::<_, Infallible>(()) },
+    /// #         || async { Ok::<_, Infallible>(()) },
+    /// #     )
+    /// # }
+    /// use runner_supervisor::{ServiceOptions, Supervisor};
+    /// let app = Supervisor::builder()
+    ///     .service("db", service(), ServiceOptions::new())
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(app.services(), ["db"]);
+    /// ```
     pub fn service<R>(self, name: impl Into<String>, runner: R, options: ServiceOptions) -> Self
     where
         R: DynRunner + 'static,
@@ -105,6 +170,28 @@ impl Builder {
     }
 
     /// Adds a service already behind a `dyn DynRunner`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use runner_startstop::{RunContext, StartStop};
+    /// # fn service() -> StartStop {
+    /// #     StartStop::new(
+    /// #         |run: RunContext| async move { run.cancelled().await; Ok::<_, Infallible>(()) },
+    /// #         || async { Ok::<_, Infallible>(()) },
+    /// #     )
+    /// # }
+    /// use std::sync::Arc;
+    /// use runner_core::DynRunner;
+    /// use runner_supervisor::{ServiceOptions, Supervisor};
+    /// let runners: Vec<(&str, Arc<dyn DynRunner>)> = vec![("a", Arc::new(service())), ("b", Arc::new(service()))];
+    /// let mut builder = Supervisor::builder();
+    /// for (name, runner) in runners {
+    ///     builder = builder.service_dyn(name, runner, ServiceOptions::new());
+    /// }
+    /// assert_eq!(builder.build().unwrap().services(), ["a", "b"]);
+    /// ```
     pub fn service_dyn(
         mut self,
         name: impl Into<String>,
@@ -117,6 +204,15 @@ impl Builder {
 
     /// The restart intensity: more restarts than this and the supervisor gives up. Default:
     /// [`Intensity::default`] (10 within 60 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::{Intensity, Supervisor};
+    /// let strict = Supervisor::builder().intensity(Intensity::new(3, Duration::from_secs(10)));
+    /// # let _ = strict.build().unwrap();
+    /// ```
     pub fn intensity(mut self, intensity: Intensity) -> Self {
         self.intensity = intensity;
         self
@@ -124,6 +220,15 @@ impl Builder {
 
     /// How long a stop of the whole supervisor may take; services still up then are named in
     /// the [`StopReport`]. Default: [`DEFAULT_STOP_DEADLINE`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runner_supervisor::Supervisor;
+    /// let quick = Supervisor::builder().stop_deadline(Duration::from_secs(10));
+    /// # let _ = quick.build().unwrap();
+    /// ```
     pub fn stop_deadline(mut self, deadline: Duration) -> Self {
         self.stop_deadline = deadline;
         self
@@ -131,15 +236,32 @@ impl Builder {
 
     /// How many of the supervisor's own errors its history keeps. Default:
     /// [`DEFAULT_ERROR_CAPACITY`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_core::ErrorHistory;
+    /// use runner_supervisor::Supervisor;
+    /// let app = Supervisor::builder().error_capacity(8).build().unwrap();
+    /// assert_eq!(app.error_capacity(), 8);
+    /// ```
     pub fn error_capacity(mut self, capacity: usize) -> Self {
         self.error_capacity = capacity;
         self
     }
 
-    /// How many events a subscriber may fall behind before it misses the oldest. Default:
-    /// [`DEFAULT_EVENT_CAPACITY`].
+    /// How many events a subscriber may fall behind before it misses the oldest; at least 1
+    /// (0 is refused by [`build`](Builder::build)). Default: [`DEFAULT_EVENT_CAPACITY`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::{BuildError, Supervisor};
+    /// assert!(Supervisor::builder().event_capacity(16).build().is_ok());
+    /// assert_eq!(Supervisor::builder().event_capacity(0).build().unwrap_err(), BuildError::ZeroEventCapacity);
+    /// ```
     pub fn event_capacity(mut self, capacity: usize) -> Self {
-        self.event_capacity = capacity.max(1);
+        self.event_capacity = capacity;
         self
     }
 
@@ -149,10 +271,32 @@ impl Builder {
     ///
     /// A [`BuildError`] naming the culprits: an empty or duplicate name, an unknown dependency,
     /// a self-dependency, a cycle (with its path), a zero timeout, a backoff multiplier below 1,
-    /// a zero intensity window.
+    /// a zero intensity window, a zero event capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use runner_startstop::{RunContext, StartStop};
+    /// # fn service() -> StartStop {
+    /// #     StartStop::new(
+    /// #         |run: RunContext| async move { run.cancelled().await; Ok::<_, Infallible>(()) },
+    /// #         || async { Ok::<_, Infallible>(()) },
+    /// #     )
+    /// # }
+    /// use runner_supervisor::{BuildError, ServiceOptions, Supervisor};
+    /// let cyclic = Supervisor::builder()
+    ///     .service("a", service(), ServiceOptions::new().after("b"))
+    ///     .service("b", service(), ServiceOptions::new().requires("a"))
+    ///     .build();
+    /// assert!(matches!(cyclic, Err(BuildError::Cycle(_))));
+    /// ```
     pub fn build(self) -> Result<Supervisor, BuildError> {
         if self.name.is_empty() {
             return Err(BuildError::EmptyName);
+        }
+        if self.event_capacity == 0 {
+            return Err(BuildError::ZeroEventCapacity);
         }
         let specs: Vec<(String, ServiceOptions)> = self
             .services
@@ -194,6 +338,14 @@ impl fmt::Debug for Builder {
 
 impl Supervisor {
     /// A [`Builder`] for a supervisor with no services yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::Supervisor;
+    /// let empty = Supervisor::builder().build().unwrap();
+    /// assert!(empty.services().is_empty());
+    /// ```
     pub fn builder() -> Builder {
         Builder {
             name: Cow::Borrowed("supervisor"),
@@ -206,12 +358,39 @@ impl Supervisor {
     }
 
     /// The supervisor's name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_supervisor::Supervisor;
+    /// assert_eq!(Supervisor::builder().build().unwrap().name(), "supervisor");
+    /// ```
     #[must_use]
     pub fn name(&self) -> &str {
         &self.shared.name
     }
 
     /// The services' names, in dependency order (each after its dependencies).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use runner_startstop::{RunContext, StartStop};
+    /// # fn service() -> StartStop {
+    /// #     StartStop::new(
+    /// #         |run: RunContext| async move { run.cancelled().await; Ok::<_, Infallible>(()) },
+    /// #         || async { Ok::<_, Infallible>(()) },
+    /// #     )
+    /// # }
+    /// use runner_supervisor::{ServiceOptions, Supervisor};
+    /// let app = Supervisor::builder()
+    ///     .service("api", service(), ServiceOptions::new().requires("db"))
+    ///     .service("db", service(), ServiceOptions::new())
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(app.services(), ["db", "api"]);
+    /// ```
     #[must_use]
     pub fn services(&self) -> Vec<String> {
         lock(&self.shared.core)
@@ -229,6 +408,29 @@ impl Supervisor {
     /// A [`BuildError`]: an empty or duplicate name, an unknown dependency, a self-dependency, a
     /// zero timeout, a bad multiplier. (A new service cannot close a cycle: nothing depends on
     /// it yet.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use runner_startstop::{RunContext, StartStop};
+    /// # fn service() -> StartStop {
+    /// #     StartStop::new(
+    /// #         |run: RunContext| async move { run.cancelled().await; Ok::<_, Infallible>(()) },
+    /// #         || async { Ok::<_, Infallible>(()) },
+    /// #     )
+    /// # }
+    /// use runner_core::Runner;
+    /// use runner_supervisor::{ServiceOptions, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = Supervisor::builder().service("db", service(), ServiceOptions::new()).build()?;
+    /// app.start().await?;
+    /// app.add("cache", service(), ServiceOptions::new().requires("db"))?; // starts at once
+    /// assert!(app.add("cache", service(), ServiceOptions::new()).is_err()); // a duplicate
+    /// app.stop().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn add<R>(
         &self,
         name: impl Into<String>,
@@ -246,6 +448,24 @@ impl Supervisor {
     /// # Errors
     ///
     /// As for [`add`](Supervisor::add).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use runner_startstop::{RunContext, StartStop};
+    /// # fn service() -> StartStop {
+    /// #     StartStop::new(
+    /// #         |run: RunContext| async move { run.cancelled().await; Ok::<_, Infallible>(()) },
+    /// #         || async { Ok::<_, Infallible>(()) },
+    /// #     )
+    /// # }
+    /// use std::sync::Arc;
+    /// use runner_supervisor::{ServiceOptions, Supervisor};
+    /// let app = Supervisor::builder().build().unwrap();
+    /// app.add_dyn("db", Arc::new(service()), ServiceOptions::new()).unwrap();
+    /// assert_eq!(app.services(), ["db"]);
+    /// ```
     pub fn add_dyn(
         &self,
         name: impl Into<String>,
@@ -271,6 +491,34 @@ impl Supervisor {
     ///
     /// [`RemoveError::Unknown`], or [`RemoveError::Required`] naming the services that still
     /// require it (remove them first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use runner_startstop::{RunContext, StartStop};
+    /// # fn service() -> StartStop {
+    /// #     StartStop::new(
+    /// #         |run: RunContext| async move { run.cancelled().await; Ok::<_, Infallible>(()) },
+    /// #         || async { Ok::<_, Infallible>(()) },
+    /// #     )
+    /// # }
+    /// use runner_core::Runner;
+    /// use runner_supervisor::{RemoveError, ServiceOptions, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = Supervisor::builder()
+    ///     .service("db", service(), ServiceOptions::new())
+    ///     .service("api", service(), ServiceOptions::new().requires("db"))
+    ///     .build()?;
+    /// app.start().await?;
+    /// assert!(matches!(app.remove("db").await, Err(RemoveError::Required { .. })));
+    /// app.remove("api").await?; // stopped, then forgotten
+    /// app.remove("db").await?;
+    /// assert!(app.services().is_empty());
+    /// app.stop().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn remove(&self, name: &str) -> Result<(), RemoveError> {
         let id = lock(&self.shared.core).remove(name, now())?;
         self.shared.mailbox.post(Input::Kick);
@@ -292,6 +540,30 @@ impl Supervisor {
     }
 
     /// A subscription to the supervisor's events, from now on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use runner_startstop::{RunContext, StartStop};
+    /// # fn service() -> StartStop {
+    /// #     StartStop::new(
+    /// #         |run: RunContext| async move { run.cancelled().await; Ok::<_, Infallible>(()) },
+    /// #         || async { Ok::<_, Infallible>(()) },
+    /// #     )
+    /// # }
+    /// use runner_core::Runner;
+    /// use runner_supervisor::{Event, ServiceOptions, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = Supervisor::builder().service("db", service(), ServiceOptions::new()).build()?;
+    /// let mut events = app.subscribe();
+    /// app.start().await?;
+    /// assert_eq!(events.recv().await.unwrap()?.kind(), "starting");
+    /// assert!(matches!(events.recv().await.unwrap()?, Event::Ready { service } if &*service == "db"));
+    /// app.stop().await?;
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn subscribe(&self) -> Events {
         Events::new(self.shared.events.subscribe())
@@ -299,6 +571,31 @@ impl Supervisor {
 
     /// The supervisor's health and every service's status, from what it has seen (no service
     /// is called).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::convert::Infallible;
+    /// # use runner_startstop::{RunContext, StartStop};
+    /// # fn service() -> StartStop {
+    /// #     StartStop::new(
+    /// #         |run: RunContext| async move { run.cancelled().await; Ok::<_, Infallible>(()) },
+    /// #         || async { Ok::<_, Infallible>(()) },
+    /// #     )
+    /// # }
+    /// use runner_core::{Runner, State};
+    /// use runner_supervisor::{ServiceOptions, Supervisor};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = Supervisor::builder().service("db", service(), ServiceOptions::new()).build()?;
+    /// app.start().await?;
+    /// let status = app.health_status();
+    /// assert!(status.health.is_healthy());
+    /// assert_eq!(status.services[0].state, State::Running);
+    /// assert_eq!(status.services[0].restarts, 0);
+    /// app.stop().await?;
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn health_status(&self) -> HealthStatus {
         let services = lock(&self.shared.core).statuses(now());
