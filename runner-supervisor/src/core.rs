@@ -315,15 +315,7 @@ impl Core {
             counted_kind: None,
         });
         self.names.insert(name.clone(), id);
-        let dependencies: Vec<Id> = {
-            let record = &self.records[id];
-            record
-                .requires
-                .iter()
-                .chain(&record.after)
-                .copied()
-                .collect()
-        };
+        let dependencies = self.dependencies(id);
         for dependency in dependencies {
             if !self.records[dependency].dependents.contains(&id) {
                 self.records[dependency].dependents.push(id);
@@ -779,15 +771,7 @@ impl Core {
             }
         }
         self.refresh(id);
-        let dependencies: Vec<Id> = {
-            let record = &self.records[id];
-            record
-                .requires
-                .iter()
-                .chain(&record.after)
-                .copied()
-                .collect()
-        };
+        let dependencies = self.dependencies(id);
         for dependency in dependencies {
             self.enqueue(dependency);
         }
@@ -1004,6 +988,17 @@ impl Core {
                 attempt,
             });
         }
+    }
+
+    /// Service `id`'s dependencies, of both kinds.
+    fn dependencies(&self, id: Id) -> Vec<Id> {
+        let record = &self.records[id];
+        record
+            .requires
+            .iter()
+            .chain(&record.after)
+            .copied()
+            .collect()
     }
 
     /// Every dependency of `id` allows it to start: each it requires is running and ready;

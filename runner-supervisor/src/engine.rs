@@ -22,7 +22,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::task::AbortHandle;
 
 use crate::core::{Action, Core, Finish, Id, Observed, Started, Stopped};
-use crate::error::Error;
+use crate::error::{Error, StopReport};
 use crate::events::Event;
 use crate::mailbox::Mailbox;
 
@@ -357,6 +357,28 @@ fn observe(runner: &dyn DynRunner) -> Observed {
     }
 }
 
+/// Ends run `run` as failed with `error` (its start failed, or it gave up), recording the stop
+/// report too if the stop that followed was not clean.
+fn fail(
+    control: &Control<Error>,
+    run: u64,
+    error: Error,
+    report: StopReport,
+) -> Option<(Exit, State)> {
+    let _ = control.exited(run);
+    control.finish(run, |_, errors, _| {
+        let error = errors.record(error);
+        if !report.is_clean() {
+            errors.record(Error::Stop(Arc::new(report)));
+        }
+        Report {
+            exit: Exit::Failed(error.clone()),
+            start_error: Some((*error).clone()),
+            stop_result: Ok(()),
+        }
+    })
+}
+
 /// Ends the supervisor's run as the core decided.
 fn conclude(shared: &Shared, run: u64, finish: Finish) {
     let control = &shared.control;
@@ -374,33 +396,9 @@ fn conclude(shared: &Shared, run: u64, finish: Finish) {
             }
         }),
         Finish::StartFailed(failed, report) => {
-            let _ = control.exited(run);
-            control.finish(run, |_, errors, _| {
-                let error = errors.record(Error::Start(Arc::new(failed)));
-                if !report.is_clean() {
-                    errors.record(Error::Stop(Arc::new(report)));
-                }
-                Report {
-                    exit: Exit::Failed(error.clone()),
-                    start_error: Some((*error).clone()),
-                    stop_result: Ok(()),
-                }
-            })
+            fail(control, run, Error::Start(Arc::new(failed)), report)
         }
-        Finish::GaveUp(gave_up, report) => {
-            let _ = control.exited(run);
-            control.finish(run, |_, errors, _| {
-                let error = errors.record(gave_up);
-                if !report.is_clean() {
-                    errors.record(Error::Stop(Arc::new(report)));
-                }
-                Report {
-                    exit: Exit::Failed(error.clone()),
-                    start_error: Some((*error).clone()),
-                    stop_result: Ok(()),
-                }
-            })
-        }
+        Finish::GaveUp(gave_up, report) => fail(control, run, gave_up, report),
     };
     if let Some((exit, state)) = finished {
         tracing::info!(target: "runner::supervisor", supervisor = %shared.name, %exit, %state, "supervisor.finished");
