@@ -18,17 +18,22 @@ pub(crate) enum Bench {
     /// 1,000 busy tickers, CPU time and memory of 10,000 idle ones, against
     /// raw tokio.
     Ticker,
+    /// `runner-bench`'s `supervisor` bench: start-all and stop-all of
+    /// 10,000 services in a dependency graph, restart reaction, memory per
+    /// supervised idle service, against raw tokio.
+    Supervisor,
 }
 
 impl Bench {
     /// Every benchmark, in the order `cargo xtask bench` runs them.
-    pub(crate) const ALL: [Self; 2] = [Self::StartStop, Self::Ticker];
+    pub(crate) const ALL: [Self; 3] = [Self::StartStop, Self::Ticker, Self::Supervisor];
 
     /// The benchmark's name on the command line.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::StartStop => "startstop",
             Self::Ticker => "ticker",
+            Self::Supervisor => "supervisor",
         }
     }
 
@@ -42,6 +47,7 @@ impl Bench {
         match self {
             Self::StartStop => ("runner-bench", "startstop"),
             Self::Ticker => ("runner-bench", "ticker"),
+            Self::Supervisor => ("runner-bench", "supervisor"),
         }
     }
 
@@ -145,12 +151,21 @@ mod tests {
         assert_eq!(args.benches, [Bench::StartStop], "run once, not twice");
         let args = parse(&["ticker"]).unwrap().unwrap();
         assert_eq!(args.benches, [Bench::Ticker]);
+        let args = parse(&["supervisor"]).unwrap().unwrap();
+        assert_eq!(args.benches, [Bench::Supervisor]);
     }
 
     #[test]
     fn named_benches_run_in_the_given_order() {
         let args = parse(&["ticker", "startstop"]).unwrap().unwrap();
         assert_eq!(args.benches, [Bench::Ticker, Bench::StartStop]);
+        let args = parse(&["supervisor", "ticker", "startstop"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            args.benches,
+            [Bench::Supervisor, Bench::Ticker, Bench::StartStop]
+        );
     }
 
     #[test]
@@ -158,7 +173,7 @@ mod tests {
         let err = parse(&["startstop", "kafka"]).unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown benchmark `kafka`; valid benchmarks: startstop, ticker"
+            "unknown benchmark `kafka`; valid benchmarks: startstop, ticker, supervisor"
         );
     }
 
@@ -181,6 +196,11 @@ mod tests {
     #[test]
     fn ticker_runs_the_ticker_bench_of_runner_bench() {
         assert_eq!(Bench::Ticker.target(), ("runner-bench", "ticker"));
+    }
+
+    #[test]
+    fn supervisor_runs_the_supervisor_bench_of_runner_bench() {
+        assert_eq!(Bench::Supervisor.target(), ("runner-bench", "supervisor"));
     }
 
     #[test]

@@ -28,7 +28,7 @@ Commands:
   bench [NAME...]
                  Build the named benchmarks in release mode and run them,
                  each printing its table; all of them when none is named.
-                 Benchmarks: startstop, ticker. Not part of `ci`.
+                 Benchmarks: startstop, ticker, supervisor. Not part of `ci`.
   help           Print this message (also -h, --help).
 
 `broker` is added by a later issue; it does not exist yet.
@@ -42,6 +42,9 @@ Environment:
                  (default 1000 and 3)
   BENCH_IDLE_TICKERS, BENCH_IDLE_SECONDS
                  tickers and seconds of its idle phase (default 10000 and 5)
+  BENCH_REPS     repetitions per side of the supervisor benchmark's start-all
+                 and stop-all (default 5)
+  BENCH_RESTARTS restarts per side in its restart reaction (default 1000)
 
 Exit status: 0 when everything passed, 1 when a step or benchmark failed
 (a benchmark missing its goals still passes), 2 on a usage error.";

@@ -40,7 +40,7 @@ fn unknown_benchmark_is_a_usage_error() {
     );
     assert_eq!(output.status.code(), Some(2), "{text}");
     assert!(
-        text.contains("unknown benchmark `kafka`; valid benchmarks: startstop, ticker"),
+        text.contains("unknown benchmark `kafka`; valid benchmarks: startstop, ticker, supervisor"),
         "{text}"
     );
     // Nothing ran.
@@ -59,7 +59,7 @@ fn usage_lists_the_bench_command() {
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("bench [NAME...]"), "{stdout}");
     assert!(
-        stdout.contains("Benchmarks: startstop, ticker."),
+        stdout.contains("Benchmarks: startstop, ticker, supervisor."),
         "{stdout}"
     );
 }
