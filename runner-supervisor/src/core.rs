@@ -1,8 +1,8 @@
 //! [`Core`]: the supervision state machine. The graph, every service's phase, its restarts, the
 //! supervisor's readiness and health, and the ordered stops; a plain value: no tokio, no clock,
 //! no I/O. Inputs are method calls (a start finished, a service changed, a timer fired, a stop
-//! was asked for); outputs are [`Action`]s that the engine carries out (spawn a start, a stop, a
-//! watcher) and feeds the results of back in. Every input names the *epoch* of the service's
+//! was asked for); outputs are [`Action`]s that the engine carries out (start a service, stop
+//! it, stop watching it) and feeds the results of back in. Every input names the *epoch* of the service's
 //! attempt it is about, so a late result of an old attempt never disturbs a newer one.
 
 use std::cmp::Reverse;
@@ -25,7 +25,9 @@ pub(crate) type Id = usize;
 #[derive(Debug)]
 pub(crate) enum Action {
     /// Start service `id` after `delay`, bounded by `timeout` (a start that timed out is
-    /// stopped, bounded by `stop_timeout`); report with [`Core::started`].
+    /// stopped, bounded by `stop_timeout`); report with [`Core::started`]. Once started, the
+    /// engine watches the service's changes (reported with [`Core::changed`]) until it is asked
+    /// to stop it or to stop watching.
     Start {
         id: Id,
         epoch: u64,
@@ -33,15 +35,13 @@ pub(crate) enum Action {
         timeout: Duration,
         stop_timeout: Duration,
     },
-    /// Stop service `id`, bounded by `timeout`; report with [`Core::stopped`].
-    Stop {
-        id: Id,
-        epoch: u64,
-        timeout: Duration,
-    },
-    /// Watch service `id`'s changes from version `from`; report with [`Core::changed`].
-    Watch { id: Id, epoch: u64, from: Version },
-    /// Stop watching service `id`.
+    /// Stop service `id`; report with [`Core::stopped`]. The core bounds it with the service's
+    /// stop timeout: see [`Action::StopTimedOut`].
+    Stop { id: Id, epoch: u64 },
+    /// Service `id`'s stop did not finish within its timeout: report it with
+    /// [`Core::stopped`] as [`Stopped::TimedOut`] with the state the service is in.
+    StopTimedOut { id: Id, epoch: u64 },
+    /// Stop watching service `id` (it ended by itself).
     Unwatch { id: Id },
     /// Abandon the start of service `id` in flight, then report it with
     /// [`Core::started`] as [`Started::Aborted`].
@@ -193,6 +193,9 @@ enum Mode {
 enum Timer {
     Backoff,
     Liveness,
+    /// One service's stop timeout.
+    StopTimeout,
+    /// The supervisor's stop deadline.
     Deadline,
 }
 
@@ -217,6 +220,7 @@ pub(crate) struct Core {
     /// Services of each health kind: healthy, degraded, unhealthy.
     kinds: [usize; 3],
     rng: fastrand::Rng,
+    events_wanted: bool,
 }
 
 /// Health kinds: healthy, degraded, unhealthy.
@@ -245,6 +249,7 @@ impl Core {
             ready: 0,
             kinds: [0; 3],
             rng: fastrand::Rng::with_seed(seed),
+            events_wanted: true,
         }
     }
 
@@ -475,11 +480,6 @@ impl Core {
                 record.health = observed.health.clone();
                 record.ready = observed.ready;
                 self.set_phase(id, Phase::Running);
-                self.actions.push(Action::Watch {
-                    id,
-                    epoch,
-                    from: observed.version,
-                });
                 self.emit(Event::Ready { service: name });
                 self.observe(id, observed, now);
             }
@@ -623,6 +623,10 @@ impl Core {
     /// Marks every running service that requires `id` (and theirs, transitively) to stop, and
     /// start again once `id` is ready again: OTP's `rest_for_one` on the `requires` edges.
     fn stop_requirers(&mut self, id: Id) {
+        if matches!(self.mode, Mode::Draining(..)) {
+            // Every service is being stopped already, dependents first.
+            return;
+        }
         let mut stack = vec![id];
         while let Some(at) = stack.pop() {
             let dependents = self.records[at].dependents.clone();
@@ -690,9 +694,15 @@ impl Core {
         let until = deadline::after(now, delay);
         record.next_restart = Some(until);
         let epoch = record.epoch;
-        self.set_phase(id, Phase::BackingOff { until });
-        self.timers
-            .push(Reverse((until, id, epoch, Timer::Backoff)));
+        if delay.is_zero() {
+            // No backoff: start it again in this round.
+            record.next_restart = None;
+            self.enqueue(id);
+        } else {
+            self.set_phase(id, Phase::BackingOff { until });
+            self.timers
+                .push(Reverse((until, id, epoch, Timer::Backoff)));
+        }
         tracing::debug!(target: "runner::supervisor", service = %name, reason, "restart scheduled");
         self.emit(Event::BackingOff {
             service: name,
@@ -797,6 +807,12 @@ impl Core {
                     }
                 }
                 Timer::Liveness => self.liveness(id, epoch, now),
+                Timer::StopTimeout => {
+                    let record = &self.records[id];
+                    if record.epoch == epoch && record.phase == Phase::Stopping {
+                        self.actions.push(Action::StopTimedOut { id, epoch });
+                    }
+                }
             }
         }
         self.pump(now);
@@ -950,8 +966,10 @@ impl Core {
                         let (epoch, timeout) = (record.epoch, record.options.stop_timeout);
                         let name = Arc::clone(&record.name);
                         self.set_phase(id, Phase::Stopping);
-                        self.actions.push(Action::Unwatch { id });
-                        self.actions.push(Action::Stop { id, epoch, timeout });
+                        self.actions.push(Action::Stop { id, epoch });
+                        let at = deadline::after(now, timeout);
+                        self.timers
+                            .push(Reverse((at, id, epoch, Timer::StopTimeout)));
                         self.emit(Event::Stopping { service: name });
                     }
                 }
@@ -1218,7 +1236,15 @@ impl Core {
     }
 
     fn emit(&mut self, event: Event) {
-        self.actions.push(Action::Event(event));
+        if self.events_wanted {
+            self.actions.push(Action::Event(event));
+        }
+    }
+
+    /// Whether anyone takes events (a subscriber, or a `tracing` subscriber that records them):
+    /// when nobody does, none is made.
+    pub(crate) fn want_events(&mut self, wanted: bool) {
+        self.events_wanted = wanted;
     }
 }
 

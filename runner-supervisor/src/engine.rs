@@ -1,14 +1,18 @@
-//! The engine: the supervisor's task. It carries out what the [`Core`] asks (spawns the starts,
-//! the stops and the watchers of services), feeds their results back into it, fires its timers,
-//! and ends the supervisor's run when the core says so. Everything that decides is in the core;
-//! this is the async shell around it.
+//! The engine: the supervisor's task. It carries out what the [`Core`] asks, feeds the results
+//! back into it, fires its timers, and ends the supervisor's run when the core says so.
+//! Everything that decides is in the core; this is the async shell around it.
+//!
+//! Each attempt to run a service is one task: it starts the service, reports how that went,
+//! then watches the service's changes (through its awaitable `changed`, never polling) and
+//! reports each, until the engine asks it to stop the service (it reports how the stop went)
+//! or aborts it (the service ended by itself, or its start was abandoned). One task per
+//! service, not one for the start, one for the watching and one for the stop.
 
 use core::fmt;
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +22,7 @@ use runner_lifecycle::control::Report;
 use runner_lifecycle::sync::{Mutex, lock};
 use runner_lifecycle::{Control, Fault, now, task};
 use tokio::runtime::Handle;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, oneshot};
 use tokio::task::AbortHandle;
 
 use crate::core::{Action, Core, Finish, Id, Observed, Started, Stopped};
@@ -123,17 +127,43 @@ impl<F: Future<Output = ()> + Send + 'static> task::Driver for Engine<F> {
     }
 }
 
-/// The tasks the engine spawned for each service, to abort them.
+/// Each service's attempt task (its start, then its watcher, then its stop), by id.
 #[derive(Default)]
 struct Tasks {
-    starts: HashMap<Id, AbortHandle>,
-    watchers: HashMap<Id, AbortHandle>,
+    attempts: Vec<Option<Attempt>>,
+}
+
+/// One attempt task: to abort it, or to have it stop its service.
+struct Attempt {
+    task: AbortHandle,
+    stop: oneshot::Sender<()>,
+}
+
+impl Tasks {
+    fn insert(&mut self, id: Id, attempt: Attempt) {
+        if self.attempts.len() <= id {
+            self.attempts.resize_with(id + 1, || None);
+        }
+        if let Some(old) = self.attempts[id].replace(attempt) {
+            old.task.abort();
+        }
+    }
+
+    fn take(&mut self, id: Id) -> Option<Attempt> {
+        self.attempts.get_mut(id).and_then(Option::take)
+    }
+
+    fn abort(&mut self, id: Id) {
+        if let Some(attempt) = self.take(id) {
+            attempt.task.abort();
+        }
+    }
 }
 
 impl Drop for Tasks {
     fn drop(&mut self) {
-        for handle in self.starts.values().chain(self.watchers.values()) {
-            handle.abort();
+        for attempt in self.attempts.iter().flatten() {
+            attempt.task.abort();
         }
     }
 }
@@ -169,7 +199,19 @@ async fn engine(shared: Arc<Shared>, runtime: Handle, run: u64) {
         }
         shared.rounds.notify_waiters();
 
-        let deadline = lock(&shared.core).next_deadline();
+        let deadline = {
+            let mut core = lock(&shared.core);
+            let deadline = core.next_deadline();
+            if let Some(at) = deadline {
+                let now = now();
+                if at <= now {
+                    // Due already (a zero delay): no trip through the timer wheel.
+                    core.fire(now);
+                    continue;
+                }
+            }
+            deadline
+        };
         match (deadline, &mut timer) {
             (Some(at), Some(sleep)) => sleep.as_mut().reset(at.into()),
             (Some(at), None) => timer = Some(Box::pin(tokio::time::sleep_until(at.into()))),
@@ -197,6 +239,10 @@ async fn engine(shared: Arc<Shared>, runtime: Handle, run: u64) {
         .await;
         let now = now();
         let mut core = lock(&shared.core);
+        core.want_events(
+            shared.events.receiver_count() > 0
+                || tracing::enabled!(target: "runner::supervisor", tracing::Level::WARN),
+        );
         match woke {
             Woke::Stop => {
                 stopping = true;
@@ -207,7 +253,6 @@ async fn engine(shared: Arc<Shared>, runtime: Handle, run: u64) {
                 for input in inputs.drain(..) {
                     match input {
                         Input::Started { id, epoch, outcome } => {
-                            tasks.starts.remove(&id);
                             core.started(id, epoch, outcome, now);
                         }
                         Input::Changed {
@@ -244,52 +289,50 @@ fn execute(
             stop_timeout,
         } => {
             let (runner, shared) = (runner(id), Arc::clone(shared));
-            let handle = runtime.spawn(async move {
-                let outcome = start(&*runner, delay, timeout, stop_timeout).await;
+            let (stop, stop_asked) = oneshot::channel();
+            let task = runtime.spawn(async move {
+                // Boxed, as is the stop below: the task lives as long as the service runs, and
+                // should not keep the room of its start and stop futures all that while.
+                let outcome = Box::pin(start(&*runner, delay, timeout, stop_timeout)).await;
+                let from = match &outcome {
+                    Started::Ok(observed) => Some(observed.version),
+                    _ => None,
+                };
                 shared.mailbox.post(Input::Started { id, epoch, outcome });
+                if let Some(from) = from {
+                    attend(runner, shared, id, epoch, from, stop_asked).await;
+                }
             });
-            tasks.starts.insert(id, handle.abort_handle());
+            tasks.insert(
+                id,
+                Attempt {
+                    task: task.abort_handle(),
+                    stop,
+                },
+            );
         }
         Action::AbortStart { id, epoch } => {
-            if let Some(handle) = tasks.starts.remove(&id) {
-                handle.abort();
-            }
+            tasks.abort(id);
             lock(&shared.core).started(id, epoch, Started::Aborted, now());
         }
-        Action::Stop { id, epoch, timeout } => {
-            let (runner, shared) = (runner(id), Arc::clone(shared));
-            runtime.spawn(async move {
-                // A run that fails as it stops may be recorded by the service rather than
-                // returned from its `stop` (the contract allows either): it counts all the same.
-                // (Not for a start the engine abandoned: the service may record that it was
-                // stopped before it was ready, which is no failure of its own.)
-                let was_running = runner.state() == State::Running;
-                let errors_before = runner.dyn_error_count();
-                let outcome = match tokio::time::timeout(timeout, runner.stop()).await {
-                    Ok(Ok(())) => match runner.dyn_last_error() {
-                        Some(error) if was_running && runner.dyn_error_count() > errors_before => {
-                            Stopped::Err(error)
-                        }
-                        _ => Stopped::Ok,
-                    },
-                    Ok(Err(error)) => Stopped::Err(error),
-                    Err(_) => Stopped::TimedOut(runner.state()),
-                };
-                shared.mailbox.post(Input::Stopped { id, epoch, outcome });
-            });
-        }
-        Action::Watch { id, epoch, from } => {
-            let (runner, shared) = (runner(id), Arc::clone(shared));
-            let handle = runtime.spawn(watch(runner, shared, id, epoch, from));
-            if let Some(old) = tasks.watchers.insert(id, handle.abort_handle()) {
-                old.abort();
+        Action::Stop { id, epoch } => {
+            // The attempt task stops its service; an abandoned start has none left.
+            let asked = tasks
+                .take(id)
+                .is_some_and(|attempt| attempt.stop.send(()).is_ok());
+            if !asked {
+                let (runner, shared) = (runner(id), Arc::clone(shared));
+                runtime.spawn(async move {
+                    let outcome = stop(&*runner).await;
+                    shared.mailbox.post(Input::Stopped { id, epoch, outcome });
+                });
             }
         }
-        Action::Unwatch { id } => {
-            if let Some(handle) = tasks.watchers.remove(&id) {
-                handle.abort();
-            }
+        Action::StopTimedOut { id, epoch } => {
+            let state = runner(id).state();
+            lock(&shared.core).stopped(id, epoch, Stopped::TimedOut(state), now());
         }
+        Action::Unwatch { id } => tasks.abort(id),
         Action::Event(event) => {
             event.trace();
             // Nobody subscribed is fine: events are for whoever listens.
@@ -327,21 +370,53 @@ async fn start(
     }
 }
 
-/// Posts every change of a running service until it is idle (or the watcher is aborted).
-async fn watch(runner: Arc<dyn DynRunner>, shared: Arc<Shared>, id: Id, epoch: u64, from: Version) {
+/// The rest of an attempt once its service started: posts every change of the service until
+/// the engine asks for its stop (then stops it and posts how that went) or aborts the task.
+async fn attend(
+    runner: Arc<dyn DynRunner>,
+    shared: Arc<Shared>,
+    id: Id,
+    epoch: u64,
+    from: Version,
+    mut stop_asked: oneshot::Receiver<()>,
+) {
     let mut from = from;
     loop {
-        from = runner.changed(from).await.version;
-        let observed = observe(&*runner);
-        let idle = observed.state.is_idle();
-        shared.mailbox.post(Input::Changed {
-            id,
-            epoch,
-            observed,
-        });
-        if idle {
-            return;
+        tokio::select! {
+            biased;
+            asked = &mut stop_asked => {
+                if asked.is_ok() {
+                    let outcome = Box::pin(stop(&*runner)).await;
+                    shared.mailbox.post(Input::Stopped { id, epoch, outcome });
+                }
+                return;
+            }
+            seen = runner.changed(from) => {
+                from = seen.version;
+                let observed = observe(&*runner);
+                shared.mailbox.post(Input::Changed { id, epoch, observed });
+            }
         }
+    }
+}
+
+/// Stops `runner`. (Its stop timeout is the core's: a stop that takes too long is reported by
+/// the core, and this one goes on.)
+async fn stop(runner: &dyn DynRunner) -> Stopped {
+    // A run that fails as it stops may be recorded by the service rather than returned from its
+    // `stop` (the contract allows either): it counts all the same. (Not for a start the engine
+    // abandoned: the service may record that it was stopped before it was ready, which is no
+    // failure of its own.)
+    let was_running = runner.state() == State::Running;
+    let errors_before = runner.dyn_error_count();
+    match runner.stop().await {
+        Ok(()) => match runner.dyn_last_error() {
+            Some(error) if was_running && runner.dyn_error_count() > errors_before => {
+                Stopped::Err(error)
+            }
+            _ => Stopped::Ok,
+        },
+        Err(error) => Stopped::Err(error),
     }
 }
 

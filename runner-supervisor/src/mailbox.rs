@@ -1,4 +1,4 @@
-//! [`Mailbox`]: what the engine's helpers (start, stop and watcher tasks, and the supervisor's
+//! [`Mailbox`]: what the engine's helpers (the services' attempt tasks, and the supervisor's
 //! own methods) post to the engine. Many senders, one receiver, never full, never closed: a
 //! `VecDeque` and the receiver's waker under one lock of the [`sync`](runner_lifecycle::sync)
 //! facade, so loom checks it.

@@ -29,7 +29,8 @@ enum In {
 }
 
 /// A service as the model sees it: up or not, whether its start was abandoned, and the epoch
-/// its watcher watches (set by the engine's `Watch`, as the real engine spawns the watcher).
+/// its watcher watches (from when its start was reported, as the real attempt task goes on to
+/// watch after it posted the start's outcome).
 #[derive(Debug, Default)]
 struct Service {
     up: bool,
@@ -148,6 +149,10 @@ fn engine(model: &Arc<Model>, starts: Starts) -> (Finish, Seen) {
                                 model
                                     .mailbox
                                     .post(In::Started(id, epoch, Started::Ok(running())));
+                                let mut service = lock(&model.services[id]);
+                                if service.up && !service.aborted {
+                                    service.watched = Some(epoch);
+                                }
                             }
                         };
                         let first = seen.starts.iter().filter(|&&s| s == id).count() == 1;
@@ -161,7 +166,8 @@ fn engine(model: &Arc<Model>, starts: Starts) -> (Finish, Seen) {
                         lock(&model.services[id]).aborted = true;
                         lock(&model.core).started(id, epoch, Started::Aborted, now);
                     }
-                    Action::Stop { id, epoch, .. } => {
+                    Action::StopTimedOut { .. } => panic!("no stop takes an hour in a model"),
+                    Action::Stop { id, epoch } => {
                         let mut service = lock(&model.services[id]);
                         service.up = false;
                         service.watched = None;
@@ -169,9 +175,6 @@ fn engine(model: &Arc<Model>, starts: Starts) -> (Finish, Seen) {
                         lock(&model.core).stopped(id, epoch, Stopped::Ok, now);
                     }
                     Action::Finish(finish) => return (finish, seen),
-                    Action::Watch { id, epoch, .. } => {
-                        lock(&model.services[id]).watched = Some(epoch);
-                    }
                     Action::Unwatch { id } => lock(&model.services[id]).watched = None,
                     Action::Event(_) | Action::Touch | Action::Ready => {}
                 }
