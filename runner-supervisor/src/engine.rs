@@ -2,11 +2,13 @@
 //! back into it, fires its timers, and ends the supervisor's run when the core says so.
 //! Everything that decides is in the core; this is the async shell around it.
 //!
-//! Each attempt to run a service is one task: it starts the service, reports how that went,
-//! then watches the service's changes (through its awaitable `changed`, never polling) and
-//! reports each, until the engine asks it to stop the service (it reports how the stop went)
-//! or aborts it (the service ended by itself, or its start was abandoned). One task per
-//! service, not one for the start, one for the watching and one for the stop.
+//! Each attempt to run a service is one future, polled by this task itself ([`Attempts`]): it
+//! starts the service, reports how that went, then watches the service's changes (through its
+//! awaitable `changed`, never polling) and reports each, until it is cancelled (the service
+//! ended by itself, or its start was abandoned) or replaced by the service's stop. No task per
+//! service: a service's steps wake this task directly. The runners' `start` and `stop` are
+//! polled under `catch_unwind`, so a runner that panics there fails its own start or stop, not
+//! the supervisor.
 
 use core::fmt;
 use core::future::{Future, poll_fn};
@@ -20,11 +22,11 @@ use pin_project_lite::pin_project;
 use runner_core::{DynRunner, Exit, Runner, SharedError, State, Status, Version};
 use runner_lifecycle::control::Report;
 use runner_lifecycle::sync::{Mutex, lock};
-use runner_lifecycle::{Control, Fault, now, task};
+use runner_lifecycle::{CatchUnwind, Control, Fault, now, task};
 use tokio::runtime::Handle;
-use tokio::sync::{Notify, broadcast, oneshot};
-use tokio::task::AbortHandle;
+use tokio::sync::{Notify, broadcast};
 
+use crate::attempts::Attempts;
 use crate::core::{Action, Core, Finish, Id, Observed, Started, Stopped};
 use crate::error::{Error, StopReport};
 use crate::events::Event;
@@ -89,7 +91,7 @@ impl std::error::Error for StartTimedOut {}
 
 /// Spawns the engine of run `run` on `runtime`.
 pub(crate) fn spawn(shared: Arc<Shared>, runtime: &Handle, run: u64) {
-    let future = engine(Arc::clone(&shared), runtime.clone(), run);
+    let future = engine(Arc::clone(&shared), run);
     task::spawn(
         runtime,
         Engine {
@@ -127,47 +129,6 @@ impl<F: Future<Output = ()> + Send + 'static> task::Driver for Engine<F> {
     }
 }
 
-/// Each service's attempt task (its start, then its watcher, then its stop), by id.
-#[derive(Default)]
-struct Tasks {
-    attempts: Vec<Option<Attempt>>,
-}
-
-/// One attempt task: to abort it, or to have it stop its service.
-struct Attempt {
-    task: AbortHandle,
-    stop: oneshot::Sender<()>,
-}
-
-impl Tasks {
-    fn insert(&mut self, id: Id, attempt: Attempt) {
-        if self.attempts.len() <= id {
-            self.attempts.resize_with(id + 1, || None);
-        }
-        if let Some(old) = self.attempts[id].replace(attempt) {
-            old.task.abort();
-        }
-    }
-
-    fn take(&mut self, id: Id) -> Option<Attempt> {
-        self.attempts.get_mut(id).and_then(Option::take)
-    }
-
-    fn abort(&mut self, id: Id) {
-        if let Some(attempt) = self.take(id) {
-            attempt.task.abort();
-        }
-    }
-}
-
-impl Drop for Tasks {
-    fn drop(&mut self) {
-        for attempt in self.attempts.iter().flatten() {
-            attempt.task.abort();
-        }
-    }
-}
-
 /// What woke the engine.
 enum Woke {
     Stop,
@@ -175,8 +136,8 @@ enum Woke {
     Timer,
 }
 
-async fn engine(shared: Arc<Shared>, runtime: Handle, run: u64) {
-    let mut tasks = Tasks::default();
+async fn engine(shared: Arc<Shared>, run: u64) {
+    let mut attempts = Attempts::new();
     let mut registered = None;
     let mut stopping = false;
     let mut inputs = Vec::new();
@@ -190,7 +151,7 @@ async fn engine(shared: Arc<Shared>, runtime: Handle, run: u64) {
                 break;
             }
             for action in actions {
-                if let Some(finish) = execute(&shared, &runtime, run, &mut tasks, action) {
+                if let Some(finish) = execute(&shared, run, &mut attempts, action) {
                     conclude(&shared, run, finish);
                     shared.rounds.notify_waiters();
                     return;
@@ -218,6 +179,8 @@ async fn engine(shared: Arc<Shared>, runtime: Handle, run: u64) {
             (None, _) => timer = None,
         }
         let woke = poll_fn(|cx| {
+            // The attempts post what they saw to the mailbox, drained just below.
+            attempts.poll(cx);
             if !stopping
                 && shared
                     .control
@@ -274,9 +237,8 @@ async fn engine(shared: Arc<Shared>, runtime: Handle, run: u64) {
 /// Carries out one action; returns how the run ends, if it does.
 fn execute(
     shared: &Arc<Shared>,
-    runtime: &Handle,
     run: u64,
-    tasks: &mut Tasks,
+    attempts: &mut Attempts,
     action: Action,
 ) -> Option<Finish> {
     let runner = |id: Id| Arc::clone(&lock(&shared.runners)[id]);
@@ -289,10 +251,9 @@ fn execute(
             stop_timeout,
         } => {
             let (runner, shared) = (runner(id), Arc::clone(shared));
-            let (stop, stop_asked) = oneshot::channel();
-            let task = runtime.spawn(async move {
-                // Boxed, as is the stop below: the task lives as long as the service runs, and
-                // should not keep the room of its start and stop futures all that while.
+            attempts.set(id, async move {
+                // Boxed: the attempt lives as long as the service runs, and should not keep
+                // the room of its start future all that while.
                 let outcome = Box::pin(start(&*runner, delay, timeout, stop_timeout)).await;
                 let from = match &outcome {
                     Started::Ok(observed) => Some(observed.version),
@@ -300,39 +261,27 @@ fn execute(
                 };
                 shared.mailbox.post(Input::Started { id, epoch, outcome });
                 if let Some(from) = from {
-                    attend(runner, shared, id, epoch, from, stop_asked).await;
+                    watch(&runner, &shared, id, epoch, from).await;
                 }
             });
-            tasks.insert(
-                id,
-                Attempt {
-                    task: task.abort_handle(),
-                    stop,
-                },
-            );
         }
         Action::AbortStart { id, epoch } => {
-            tasks.abort(id);
+            attempts.cancel(id);
             lock(&shared.core).started(id, epoch, Started::Aborted, now());
         }
         Action::Stop { id, epoch } => {
-            // The attempt task stops its service; an abandoned start has none left.
-            let asked = tasks
-                .take(id)
-                .is_some_and(|attempt| attempt.stop.send(()).is_ok());
-            if !asked {
-                let (runner, shared) = (runner(id), Arc::clone(shared));
-                runtime.spawn(async move {
-                    let outcome = stop(&*runner).await;
-                    shared.mailbox.post(Input::Stopped { id, epoch, outcome });
-                });
-            }
+            // The stop replaces the attempt's watching (or its abandoned start).
+            let (runner, shared) = (runner(id), Arc::clone(shared));
+            attempts.set(id, async move {
+                let outcome = stop(&*runner).await;
+                shared.mailbox.post(Input::Stopped { id, epoch, outcome });
+            });
         }
         Action::StopTimedOut { id, epoch } => {
             let state = runner(id).state();
             lock(&shared.core).stopped(id, epoch, Stopped::TimedOut(state), now());
         }
-        Action::Unwatch { id } => tasks.abort(id),
+        Action::Unwatch { id } => attempts.cancel(id),
         Action::Event(event) => {
             event.trace();
             // Nobody subscribed is fine: events are for whoever listens.
@@ -360,9 +309,11 @@ async fn start(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    match tokio::time::timeout(timeout, runner.start()).await {
-        Ok(Ok(())) => Started::Ok(observe(runner)),
-        Ok(Err(error)) => Started::Err(error),
+    // Caught: the start is polled by the engine's task, which a runner's panic must not end.
+    match tokio::time::timeout(timeout, CatchUnwind::new(runner.start())).await {
+        Ok(Ok(Ok(()))) => Started::Ok(observe(runner)),
+        Ok(Ok(Err(error))) => Started::Err(error),
+        Ok(Err(panicked)) => Started::Err(Arc::new(panicked)),
         Err(_) => {
             let _ = tokio::time::timeout(stop_timeout, runner.stop()).await;
             Started::Err(Arc::new(StartTimedOut(timeout)) as SharedError)
@@ -370,33 +321,23 @@ async fn start(
     }
 }
 
-/// The rest of an attempt once its service started: posts every change of the service until
-/// the engine asks for its stop (then stops it and posts how that went) or aborts the task.
-async fn attend(
-    runner: Arc<dyn DynRunner>,
-    shared: Arc<Shared>,
-    id: Id,
-    epoch: u64,
-    from: Version,
-    mut stop_asked: oneshot::Receiver<()>,
-) {
+/// Posts every change of a started service, until the attempt is cancelled or replaced by
+/// the service's stop. A `changed` that panics (a broken runner) ends the watching; the
+/// service's exit is then not seen, which the stop still ends.
+async fn watch(runner: &Arc<dyn DynRunner>, shared: &Shared, id: Id, epoch: u64, from: Version) {
     let mut from = from;
     loop {
-        tokio::select! {
-            biased;
-            asked = &mut stop_asked => {
-                if asked.is_ok() {
-                    let outcome = Box::pin(stop(&*runner)).await;
-                    shared.mailbox.post(Input::Stopped { id, epoch, outcome });
-                }
-                return;
-            }
-            seen = runner.changed(from) => {
-                from = seen.version;
-                let observed = observe(&*runner);
-                shared.mailbox.post(Input::Changed { id, epoch, observed });
-            }
-        }
+        let Ok(seen) = CatchUnwind::new(runner.changed(from)).await else {
+            tracing::error!(target: "runner::supervisor", service = id, "supervisor.watch: the service's `changed` panicked; no longer watched");
+            return;
+        };
+        from = seen.version;
+        let observed = observe(&**runner);
+        shared.mailbox.post(Input::Changed {
+            id,
+            epoch,
+            observed,
+        });
     }
 }
 
@@ -409,7 +350,10 @@ async fn stop(runner: &dyn DynRunner) -> Stopped {
     // failure of its own.)
     let was_running = runner.state() == State::Running;
     let errors_before = runner.dyn_error_count();
-    match runner.stop().await {
+    match CatchUnwind::new(runner.stop())
+        .await
+        .unwrap_or_else(|p| Err(Arc::new(p)))
+    {
         Ok(()) => match runner.dyn_last_error() {
             Some(error) if was_running && runner.dyn_error_count() > errors_before => {
                 Stopped::Err(error)

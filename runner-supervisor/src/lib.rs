@@ -54,6 +54,7 @@
     rust_2018_idioms
 )]
 
+mod attempts;
 mod core;
 mod engine;
 mod error;
