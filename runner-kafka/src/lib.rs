@@ -13,7 +13,15 @@
 )]
 
 mod client;
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the runners that use it land next")
+)]
+mod ledger;
 mod record;
+
+#[cfg(all(test, runner_loom))]
+mod tests;
 
 pub use client::{Barrier, Client, ClientError, ClientErrorKind, Event, Producer};
 pub use record::{OutRecord, Record, TopicPartition};
