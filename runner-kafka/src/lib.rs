@@ -18,10 +18,12 @@ mod client;
     allow(dead_code, reason = "the runners that use it land next")
 )]
 mod ledger;
+mod processor;
 mod record;
 
 #[cfg(all(test, runner_loom))]
 mod tests;
 
 pub use client::{Barrier, Client, ClientError, ClientErrorKind, Event, Producer};
+pub use processor::{BoxError, Message, Processor, ProcessorFactory};
 pub use record::{OutRecord, Record, TopicPartition};
