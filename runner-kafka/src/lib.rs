@@ -3,7 +3,8 @@
 //! or dead-lettered.
 //!
 //! The runners are written against a small client abstraction ([`Client`], [`Producer`]) with
-//! two implementations: rdkafka, and an in-memory cluster for deterministic tests.
+//! two implementations: rdkafka, and an in-memory cluster for deterministic tests
+//! ([`memory`]).
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -13,6 +14,7 @@
 )]
 
 mod client;
+pub mod memory;
 mod record;
 
 pub use client::{Barrier, Client, ClientError, ClientErrorKind, Event, Producer};
