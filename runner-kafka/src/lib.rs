@@ -3,7 +3,8 @@
 //! or dead-lettered.
 //!
 //! The runners are written against a small client abstraction ([`Client`], [`Producer`]) with
-//! two implementations: rdkafka, and an in-memory cluster for deterministic tests.
+//! two implementations: rdkafka, and an in-memory cluster for deterministic tests
+//! ([`memory`]).
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -18,6 +19,7 @@ mod client;
     allow(dead_code, reason = "the runners that use it land next")
 )]
 mod ledger;
+pub mod memory;
 mod processor;
 mod record;
 
