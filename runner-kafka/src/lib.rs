@@ -5,6 +5,15 @@
 //! The runners are written against a small client abstraction ([`Client`], [`Producer`]) with
 //! two implementations: rdkafka, and an in-memory cluster for deterministic tests
 //! ([`memory`]).
+//!
+//! A record that fails, in decoding ([`Decode`]), processing or production, goes to an
+//! [`ErrorHandler`] (one per [`Phase`], see [`PhaseHandlers`]), which decides an
+//! [`ErrorAction`]: skip it, retry it after a [`Backoff`], fail the runner, or send it to a
+//! dead-letter topic ([`dead_letter`]).
+//!
+//! # Features
+//!
+//! - `json`: `Json<T>`, keys and values in JSON through serde.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -13,7 +22,11 @@
     rust_2018_idioms
 )]
 
+mod backoff;
 mod client;
+mod decode;
+mod dlq;
+mod handler;
 #[cfg_attr(
     any(not(test), runner_loom),
     allow(dead_code, reason = "the runners that use it land next")
@@ -26,6 +39,18 @@ mod record;
 #[cfg(all(test, runner_loom))]
 mod tests;
 
+pub use backoff::{Backoff, BackoffError, DEFAULT_POLL_ERROR_BACKOFF};
 pub use client::{Barrier, Client, ClientError, ClientErrorKind, Event, Producer};
+pub use decode::{Decode, DecodeError};
+#[cfg(feature = "json")]
+pub use decode::{EncodeError, Json};
+pub use dlq::{
+    X_ERROR_ATTEMPT, X_ERROR_MESSAGE, X_ERROR_NODE, X_ERROR_PHASE, X_ERROR_TIMESTAMP,
+    X_ORIGINAL_OFFSET, X_ORIGINAL_PARTITION, X_ORIGINAL_TOPIC, dead_letter,
+};
+pub use handler::{
+    ActionLogger, ErrorAction, ErrorContext, ErrorHandler, LogAndContinue, LogAndFail, Phase,
+    PhaseHandlers, SilentFail, WithDlq, WithMaxAttempts,
+};
 pub use processor::{BoxError, Message, Processor, ProcessorFactory};
 pub use record::{OutRecord, Record, TopicPartition};
