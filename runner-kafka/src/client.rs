@@ -178,6 +178,9 @@ pub trait Client: Send + 'static {
 
     /// The next event. Waits for one (records, an assignment, a revoke); an `Err` is a poll
     /// failure (transient ones are retried by the runner after its poll-error backoff).
+    ///
+    /// Cancel-safe: a future dropped before it resolved has taken no event (the runner races
+    /// it with its commit interval and its workers' reports).
     fn poll(&mut self) -> impl Future<Output = Result<Event, ClientError>> + Send;
 
     /// Stops fetching `partitions` (records already fetched may still come).

@@ -15,9 +15,11 @@
 //! facade, so loom checks the races between them (`src/tests/loom_ledger.rs`).
 
 use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use runner_lifecycle::sync::{Mutex, lock};
 
+use crate::metrics::PartitionMetrics;
 use crate::record::TopicPartition;
 
 /// Proof that a record was dispatched in an assignment: handed back to settle the record.
@@ -61,6 +63,8 @@ struct Account {
     committed: Option<i64>,
     /// Dispatching has stopped (a revoke or the runner's shutdown is under way).
     closing: bool,
+    /// When the watermark last moved (or the partition was assigned).
+    progressed: Instant,
 }
 
 impl Account {
@@ -72,6 +76,7 @@ impl Account {
             watermark: None,
             committed: None,
             closing: false,
+            progressed: runner_lifecycle::now(),
         }
     }
 
@@ -149,6 +154,7 @@ impl Ledger {
             return Settled::Stale; // settled twice
         };
         entry.1 = true;
+        let before = account.watermark;
         while let Some(&(offset, true)) = account.pending.front() {
             account.pending.pop_front();
             account.watermark = Some(offset + 1);
@@ -156,6 +162,9 @@ impl Ledger {
         if account.pending.is_empty() {
             // Skipped offsets (a compacted topic) up to the position are owed nothing either.
             account.watermark = account.next;
+        }
+        if account.watermark != before {
+            account.progressed = runner_lifecycle::now();
         }
         Settled::Counted
     }
@@ -191,6 +200,7 @@ impl Ledger {
     }
 
     /// Whether every record dispatched in `partition`'s assignment is settled.
+    #[cfg(test)]
     pub(crate) fn is_settled(&self, partition: &TopicPartition) -> bool {
         lock(&self.inner)
             .accounts
@@ -211,7 +221,44 @@ impl Ledger {
         lock(&self.inner).accounts.remove(partition);
     }
 
+    /// The partitions whose records wait while their watermark has not moved for `after`.
+    pub(crate) fn stuck(&self, after: Duration) -> Vec<TopicPartition> {
+        let now = runner_lifecycle::now();
+        let inner = lock(&self.inner);
+        let mut stuck: Vec<TopicPartition> = inner
+            .accounts
+            .iter()
+            .filter(|(_, a)| {
+                !a.pending.is_empty() && now.saturating_duration_since(a.progressed) >= after
+            })
+            .map(|(partition, _)| partition.clone())
+            .collect();
+        stuck.sort();
+        stuck
+    }
+
+    /// Where each assigned partition stands, sorted.
+    pub(crate) fn metrics(&self) -> Vec<PartitionMetrics> {
+        let now = runner_lifecycle::now();
+        let inner = lock(&self.inner);
+        let mut partitions: Vec<PartitionMetrics> = inner
+            .accounts
+            .iter()
+            .map(|(partition, a)| PartitionMetrics {
+                partition: partition.clone(),
+                position: a.next,
+                watermark: a.watermark,
+                committed: a.committed,
+                in_flight: a.pending.iter().filter(|(_, settled)| !settled).count() as u64,
+                idle_for: now.saturating_duration_since(a.progressed),
+            })
+            .collect();
+        partitions.sort_by(|a, b| a.partition.cmp(&b.partition));
+        partitions
+    }
+
     /// `partition`'s watermark and last commit in its current assignment.
+    #[cfg(test)]
     pub(crate) fn position(
         &self,
         partition: &TopicPartition,

@@ -26,15 +26,18 @@ mod backoff;
 mod client;
 mod decode;
 mod dlq;
+mod engine;
+mod error;
 mod handler;
-#[cfg_attr(
-    any(not(test), runner_loom),
-    allow(dead_code, reason = "the runners that use it land next")
-)]
 mod ledger;
 pub mod memory;
+mod metrics;
+mod pipeline;
 mod processor;
 mod record;
+mod runner;
+mod settings;
+mod worker;
 
 #[cfg(all(test, runner_loom))]
 mod tests;
@@ -48,9 +51,17 @@ pub use dlq::{
     X_ERROR_ATTEMPT, X_ERROR_MESSAGE, X_ERROR_NODE, X_ERROR_PHASE, X_ERROR_TIMESTAMP,
     X_ORIGINAL_OFFSET, X_ORIGINAL_PARTITION, X_ORIGINAL_TOPIC, dead_letter,
 };
+pub use error::{BuildError, Error};
 pub use handler::{
     ActionLogger, ErrorAction, ErrorContext, ErrorHandler, LogAndContinue, LogAndFail, Phase,
     PhaseHandlers, SilentFail, WithDlq, WithMaxAttempts,
 };
+pub use metrics::{MetricsSnapshot, PartitionMetrics};
 pub use processor::{BoxError, Message, Processor, ProcessorFactory};
 pub use record::{OutRecord, Record, TopicPartition};
+pub use runner::{
+    Builder, DEFAULT_CHANNEL_BUFFER_SIZE, DEFAULT_CLOSE_TIMEOUT, DEFAULT_COMMIT_INTERVAL,
+    DEFAULT_COMMIT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_STUCK_AFTER,
+    DEFAULT_WORKER_SHUTDOWN_TIMEOUT, LifecycleError, MakeClient, Partitioned, PartitionedRunner,
+    SingleThreaded, SingleThreadedRunner,
+};

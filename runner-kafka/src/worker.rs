@@ -1,0 +1,214 @@
+//! [`Worker`]: the task of one assigned partition in a `PartitionedRunner`. It takes the
+//! partition's records from a bounded queue, in order, through the [`Pipeline`] with the
+//! partition's processor, and settles each in the [`Ledger`]. The engine holds the queue's
+//! other end, and the records that did not fit (the partition is paused meanwhile); the worker
+//! tells it when the queue has drained below half, so it can refill it and resume.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::client::Producer;
+use crate::decode::Decode;
+use crate::error::Error;
+use crate::ledger::{Ledger, Ticket};
+use crate::metrics::Metrics;
+use crate::pipeline::{Outcome, Pipeline};
+use crate::processor::Processor;
+use crate::record::{Record, TopicPartition};
+
+/// What a worker tells the engine.
+#[derive(Debug)]
+pub(crate) enum Report {
+    /// The queue of `partition` (assignment `epoch`) drained below half: refill it.
+    Drained {
+        partition: TopicPartition,
+        epoch: u64,
+    },
+    /// A record failed for good: the runner stops with this error.
+    Failed(Error),
+}
+
+/// The engine's handle on one partition's worker.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    pub(crate) epoch: u64,
+    queue: Option<mpsc::Sender<(Record, Ticket)>>,
+    /// Records that did not fit in the queue, in order; the partition is paused while any wait.
+    held: VecDeque<(Record, Ticket)>,
+    /// Set by the engine when it paused the partition: the worker reports when it drained.
+    wake_wanted: Arc<AtomicBool>,
+    capacity: usize,
+    task: JoinHandle<()>,
+}
+
+/// What happened to a record offered to a worker.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Offered {
+    Queued,
+    /// It waits in the engine: the partition must be paused.
+    Held,
+}
+
+impl Worker {
+    /// Spawns the worker of `partition` (assignment `epoch`).
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site, every argument distinct"
+    )]
+    pub(crate) fn spawn<K, V, Pr, P>(
+        partition: TopicPartition,
+        epoch: u64,
+        processor: Pr,
+        pipeline: Arc<Pipeline<P>>,
+        ledger: Arc<Ledger>,
+        metrics: Arc<Metrics>,
+        reports: mpsc::UnboundedSender<Report>,
+        capacity: usize,
+    ) -> Worker
+    where
+        K: Decode,
+        V: Decode,
+        Pr: Processor<K, V>,
+        P: Producer,
+    {
+        let (queue, records) = mpsc::channel(capacity);
+        let wake_wanted = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn(work::<K, V, Pr, P>(
+            Context {
+                partition,
+                epoch,
+                pipeline,
+                ledger,
+                metrics,
+                reports,
+                wake_wanted: Arc::clone(&wake_wanted),
+                capacity,
+            },
+            processor,
+            records,
+        ));
+        Worker {
+            epoch,
+            queue: Some(queue),
+            held: VecDeque::new(),
+            wake_wanted,
+            capacity,
+            task,
+        }
+    }
+
+    /// Hands `record` to the worker, or holds it if the queue is full (or others wait).
+    pub(crate) fn offer(&mut self, record: Record, ticket: Ticket) -> Offered {
+        if !self.held.is_empty() {
+            self.held.push_back((record, ticket));
+            return Offered::Held;
+        }
+        let Some(queue) = &self.queue else {
+            return Offered::Held;
+        };
+        match queue.try_send((record, ticket)) {
+            Ok(()) => Offered::Queued,
+            Err(
+                mpsc::error::TrySendError::Full(item) | mpsc::error::TrySendError::Closed(item),
+            ) => {
+                self.held.push_back(item);
+                Offered::Held
+            }
+        }
+    }
+
+    /// Asks to be told when the queue has drained below half (the partition was just paused).
+    /// Returns `true` if it already has: refill now.
+    pub(crate) fn want_wake(&self) -> bool {
+        self.wake_wanted.store(true, Ordering::SeqCst);
+        // The worker may have drained the queue before it could see the flag: look again.
+        self.has_room() && self.wake_wanted.swap(false, Ordering::SeqCst)
+    }
+
+    fn has_room(&self) -> bool {
+        self.queue
+            .as_ref()
+            .is_some_and(|queue| queue.capacity() * 2 >= self.capacity)
+    }
+
+    /// Moves held records into the queue while it has room. Returns `true` when none is held
+    /// any more (the partition may be resumed).
+    pub(crate) fn refill(&mut self) -> bool {
+        let Some(queue) = &self.queue else {
+            return self.held.is_empty();
+        };
+        while let Some(item) = self.held.pop_front() {
+            match queue.try_send(item) {
+                Ok(()) => {}
+                Err(
+                    mpsc::error::TrySendError::Full(item) | mpsc::error::TrySendError::Closed(item),
+                ) => {
+                    self.held.push_front(item);
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Cancels the worker (a revoke): its record in flight is dropped unsettled, and so are the
+    /// queued and held ones. Returns its task, to wait for it.
+    pub(crate) fn cancel(mut self) -> JoinHandle<()> {
+        self.held.clear();
+        self.queue = None;
+        self.task.abort();
+        self.task
+    }
+
+    /// Lets the worker finish its queued records and end (a shutdown): the held ones are
+    /// dropped unsettled (read again by the next owner). Returns its task, to wait for it.
+    pub(crate) fn drain(mut self) -> JoinHandle<()> {
+        self.held.clear();
+        self.queue = None;
+        self.task
+    }
+}
+
+/// What the worker's task works with.
+struct Context<P> {
+    partition: TopicPartition,
+    epoch: u64,
+    pipeline: Arc<Pipeline<P>>,
+    ledger: Arc<Ledger>,
+    metrics: Arc<Metrics>,
+    reports: mpsc::UnboundedSender<Report>,
+    wake_wanted: Arc<AtomicBool>,
+    capacity: usize,
+}
+
+async fn work<K, V, Pr, P>(
+    cx: Context<P>,
+    mut processor: Pr,
+    mut records: mpsc::Receiver<(Record, Ticket)>,
+) where
+    K: Decode,
+    V: Decode,
+    Pr: Processor<K, V>,
+    P: Producer,
+{
+    while let Some((record, ticket)) = records.recv().await {
+        let outcome = cx.pipeline.run::<K, V, Pr>(&mut processor, &record).await;
+        if let Outcome::Failed(error) = outcome {
+            cx.metrics.failed();
+            let _ = cx.reports.send(Report::Failed(error));
+            return;
+        }
+        cx.metrics.settled(&outcome);
+        let _ = cx.ledger.settle(&ticket);
+        if records.len() * 2 <= cx.capacity && cx.wake_wanted.swap(false, Ordering::SeqCst) {
+            let _ = cx.reports.send(Report::Drained {
+                partition: cx.partition.clone(),
+                epoch: cx.epoch,
+            });
+        }
+    }
+}
