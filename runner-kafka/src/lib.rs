@@ -42,6 +42,11 @@ mod worker;
 #[cfg(all(test, runner_loom))]
 mod tests;
 
+// The crate README's example is compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct Readme;
+
 pub use backoff::{Backoff, BackoffError, DEFAULT_POLL_ERROR_BACKOFF};
 pub use client::{Barrier, Client, ClientError, ClientErrorKind, Event, Producer};
 pub use decode::{Decode, DecodeError};
