@@ -131,3 +131,40 @@ fn loom_stop_racing_settle() {
         assert_eq!(commits[0].offset, 2);
     });
 }
+
+/// The runner's stop (close every partition, commit what was settled) races a revoke of the
+/// partition and a worker's last settle: the partition's final offset is committed by one of
+/// them at most once past what was settled, and the stop never commits a revoked partition.
+#[test]
+fn loom_stop_racing_revoke() {
+    loom::model(|| {
+        let (ledger, first, _second) = ledger();
+        let worker = {
+            let ledger = Arc::clone(&ledger);
+            thread::spawn(move || ledger.settle(&first))
+        };
+        let stopper = {
+            let ledger = Arc::clone(&ledger);
+            thread::spawn(move || {
+                ledger.close(&tp());
+                let commits = ledger.to_commit();
+                for commit in &commits {
+                    ledger.committed(commit);
+                }
+                commits
+            })
+        };
+        let revoked = ledger.revoke(&tp());
+        let settled = worker.join().unwrap();
+        let stopped = stopper.join().unwrap();
+        for commit in revoked.iter().chain(&stopped) {
+            assert_eq!(commit.offset, 1, "only record 0 can be settled");
+            assert_eq!(
+                settled,
+                Settled::Counted,
+                "a commit covers a counted settle only"
+            );
+        }
+        assert!(ledger.to_commit().is_empty());
+    });
+}
