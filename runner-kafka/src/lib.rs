@@ -3,7 +3,9 @@
 //! or dead-lettered.
 //!
 //! The runners are written against a small client abstraction ([`Client`], [`Producer`]) with
-//! two implementations: rdkafka, and an in-memory cluster for deterministic tests.
+//! two implementations: rdkafka ([`KafkaClient`], [`KafkaProducer`], made from a
+//! [`KafkaConfig`]; [`MockKafka`] is an embedded cluster for demos and fault injection), and an
+//! in-memory cluster for deterministic tests.
 #![forbid(unsafe_code)]
 #![warn(
     missing_docs,
@@ -13,7 +15,12 @@
 )]
 
 mod client;
+mod kafka;
 mod record;
 
 pub use client::{Barrier, Client, ClientError, ClientErrorKind, Event, Producer};
+pub use kafka::{
+    InjectedError, KafkaClient, KafkaConfig, KafkaConfigError, KafkaProducer, MockKafka,
+    MockKafkaError, MockRequest,
+};
 pub use record::{OutRecord, Record, TopicPartition};
