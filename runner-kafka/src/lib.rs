@@ -3,8 +3,9 @@
 //! or dead-lettered.
 //!
 //! The runners are written against a small client abstraction ([`Client`], [`Producer`]) with
-//! two implementations: rdkafka, and an in-memory cluster for deterministic tests
-//! ([`memory`]).
+//! two implementations: rdkafka ([`KafkaClient`], [`KafkaProducer`], made from a
+//! [`KafkaConfig`]; [`MockKafka`] is librdkafka's embedded cluster, for demos and fault
+//! injection), and an in-memory cluster for deterministic tests ([`memory`]).
 //!
 //! A record that fails, in decoding ([`Decode`]), processing or production, goes to an
 //! [`ErrorHandler`] (one per [`Phase`], see [`PhaseHandlers`]), which decides an
@@ -29,6 +30,7 @@ mod dlq;
 mod engine;
 mod error;
 mod handler;
+mod kafka;
 mod ledger;
 pub mod memory;
 mod metrics;
@@ -57,6 +59,10 @@ pub use dlq::{
     X_ORIGINAL_OFFSET, X_ORIGINAL_PARTITION, X_ORIGINAL_TOPIC, dead_letter,
 };
 pub use error::{BuildError, Error};
+pub use kafka::{
+    InjectedError, KafkaClient, KafkaConfig, KafkaConfigError, KafkaProducer, MockKafka,
+    MockKafkaError, MockRequest,
+};
 pub use handler::{
     ActionLogger, ErrorAction, ErrorContext, ErrorHandler, LogAndContinue, LogAndFail, Phase,
     PhaseHandlers, SilentFail, WithDlq, WithMaxAttempts,
