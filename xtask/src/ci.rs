@@ -121,7 +121,7 @@ impl Step {
                 };
                 for member in workspace.members()? {
                     for example in member.examples()? {
-                        commands.push(cargo(&[
+                        let mut run = cargo(&[
                             "run",
                             "--quiet",
                             "-p",
@@ -129,7 +129,12 @@ impl Step {
                             "--example",
                             &example,
                             "--all-features",
-                        ]));
+                        ]);
+                        let args = member.example_ci_args(&example)?;
+                        if !args.is_empty() {
+                            run.arg("--").args(args);
+                        }
+                        commands.push(run);
                     }
                 }
                 Plan::Commands(commands)

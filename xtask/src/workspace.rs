@@ -153,6 +153,35 @@ impl Member {
     }
 }
 
+impl Member {
+    /// The arguments CI runs example `name` with: its source's `//! ci-args: ...` line (an
+    /// example that would otherwise run until interrupted bounds itself this way), split on
+    /// whitespace; none without such a line.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the example's source cannot be read.
+    pub(crate) fn example_ci_args(&self, name: &str) -> Result<Vec<String>> {
+        let dir = self.dir.join("examples");
+        let file = dir.join(format!("{name}.rs"));
+        let path = if file.is_file() {
+            file
+        } else {
+            dir.join(name).join("main.rs")
+        };
+        Ok(ci_args(&read(&path)?))
+    }
+}
+
+/// The arguments of a source's `//! ci-args: ...` line.
+fn ci_args(source: &str) -> Vec<String> {
+    source
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("//! ci-args:"))
+        .map(|args| args.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 /// Reads a text file, naming it in the error.
 fn read(path: &Path) -> Result<String> {
     fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
@@ -250,6 +279,14 @@ members = [
 exclude = [\"nope\"]
 ";
         assert_eq!(parse_members(manifest), ["runner-core", "xtask"]);
+    }
+
+    #[test]
+    fn an_example_may_name_the_arguments_ci_runs_it_with() {
+        let source =
+            "//! A demo.\n//!\n//! ci-args: --records 20000  --partitions 6\nfn main() {}\n";
+        assert_eq!(ci_args(source), ["--records", "20000", "--partitions", "6"]);
+        assert!(ci_args("//! A demo.\nfn main() {}\n").is_empty());
     }
 
     #[test]
