@@ -16,9 +16,10 @@ use tokio::task::JoinHandle;
 use crate::client::{Barrier, Client, ClientError, Event, Producer};
 use crate::decode::Decode;
 use crate::error::Error;
-use crate::ledger::{Commit, Ledger};
+use crate::in_flight::InFlight;
+use crate::ledger::{Commit, Ledger, Ticket};
 use crate::metrics::Metrics;
-use crate::pipeline::{Outcome, Pipeline};
+use crate::pipeline::{Outcome, Pipeline, Processed};
 use crate::processor::ProcessorFactory;
 use crate::record::{Record, TopicPartition};
 use crate::settings::{Mode, Settings};
@@ -46,6 +47,8 @@ where
     paused: BTreeSet<TopicPartition>,
     reports: mpsc::UnboundedSender<Report>,
     reported: mpsc::UnboundedReceiver<Report>,
+    /// Deliveries under way of inline-processed records (a single-threaded runner).
+    in_flight: InFlight,
     poll_failures: u32,
     ready: bool,
     health: Option<Health>,
@@ -83,6 +86,7 @@ where
             paused: BTreeSet::new(),
             reports,
             reported,
+            in_flight: InFlight::new(),
             poll_failures: 0,
             ready: false,
             health: None,
@@ -103,6 +107,11 @@ where
             tokio::select! {
                 biased;
                 () = run.cancelled() => break None,
+                Some((ticket, outcome)) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    if let Err(error) = self.settle(&ticket, outcome) {
+                        break Some(error);
+                    }
+                }
                 Some(report) = self.reported.recv() => match report {
                     Report::Failed(error) => break Some(error),
                     Report::Drained { partition, epoch } => self.refill(&partition, epoch),
@@ -179,13 +188,19 @@ where
                         // Stopping: the rest of the batch is read again by the next owner.
                         return Ok(());
                     }
-                    let outcome = self.pipeline.run::<K, V, _>(processor, &record).await;
-                    self.metrics.settled(&outcome);
-                    match outcome {
-                        Outcome::Failed(error) => return Err(error),
-                        _ => {
-                            let _ = self.ledger.settle(&ticket);
+                    match self.pipeline.process::<K, V, _>(processor, &record).await {
+                        Processed::Outputs(outputs) if !outputs.is_empty() => {
+                            while self.in_flight.is_full() {
+                                if let Some((ticket, outcome)) = self.in_flight.next().await {
+                                    self.settle(&ticket, outcome)?;
+                                }
+                            }
+                            let delivery =
+                                Arc::clone(&self.pipeline).deliver(Arc::new(record), outputs);
+                            self.in_flight.start(ticket, delivery);
                         }
+                        Processed::Outputs(_) => self.settle(&ticket, Outcome::Processed)?,
+                        Processed::Ended(outcome) => self.settle(&ticket, outcome)?,
                     }
                 }
                 Some(Slot::Worker(worker)) => {
@@ -198,6 +213,18 @@ where
             }
         }
         Ok(())
+    }
+
+    /// Settles the record of `ticket` as `outcome` says; its failure is the run's.
+    fn settle(&self, ticket: &Ticket, outcome: Outcome) -> Result<(), Error> {
+        self.metrics.settled(&outcome);
+        match outcome {
+            Outcome::Failed(error) => Err(error),
+            _ => {
+                let _ = self.ledger.settle(ticket);
+                Ok(())
+            }
+        }
     }
 
     fn pause(&mut self, partition: &TopicPartition) {
@@ -381,10 +408,22 @@ where
                 tasks.extend(end_slot(slot, false));
             }
         }
-        let drain = self.settings.drain_timeout();
+        let drain = self.settings.drain_timeout;
+        let deadline = tokio::time::Instant::now() + drain;
         wait_for(tasks, drain, &self.settings.name).await;
         // A failure reported while draining is the run's failure too.
         let mut failure = failure;
+        // Deliveries of inline-processed records end within the drain timeout too.
+        while !self.in_flight.is_empty() {
+            match tokio::time::timeout_at(deadline, self.in_flight.next()).await {
+                Ok(Some((ticket, outcome))) => {
+                    if let (Err(error), None) = (self.settle(&ticket, outcome), &failure) {
+                        failure = Some(error);
+                    }
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
         while let Ok(report) = self.reported.try_recv() {
             if let (Report::Failed(error), None) = (report, &failure) {
                 failure = Some(error);

@@ -30,6 +30,18 @@ pub(crate) struct Ticket {
     pub(crate) offset: i64,
 }
 
+impl Ticket {
+    /// A ticket of no record (its settle is always stale): for a delivery whose own ticket was
+    /// lost with its task.
+    pub(crate) fn orphan() -> Ticket {
+        Ticket {
+            partition: TopicPartition::new("", -1),
+            epoch: 0,
+            offset: -1,
+        }
+    }
+}
+
 /// How a settle went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]

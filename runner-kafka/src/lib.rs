@@ -30,6 +30,7 @@ mod dlq;
 mod engine;
 mod error;
 mod handler;
+mod in_flight;
 mod kafka;
 mod ledger;
 pub mod memory;
@@ -59,13 +60,13 @@ pub use dlq::{
     X_ORIGINAL_OFFSET, X_ORIGINAL_PARTITION, X_ORIGINAL_TOPIC, dead_letter,
 };
 pub use error::{BuildError, Error};
-pub use kafka::{
-    InjectedError, KafkaClient, KafkaConfig, KafkaConfigError, KafkaProducer, MockKafka,
-    MockKafkaError, MockRequest,
-};
 pub use handler::{
     ActionLogger, ErrorAction, ErrorContext, ErrorHandler, LogAndContinue, LogAndFail, Phase,
     PhaseHandlers, SilentFail, WithDlq, WithMaxAttempts,
+};
+pub use kafka::{
+    InjectedError, KafkaClient, KafkaConfig, KafkaConfigError, KafkaProducer, MockKafka,
+    MockKafkaError, MockRequest,
 };
 pub use metrics::{MetricsSnapshot, PartitionMetrics};
 pub use processor::{BoxError, Message, Processor, ProcessorFactory};

@@ -20,6 +20,15 @@ use crate::handler::{ErrorAction, ErrorContext, Phase, PhaseHandlers};
 use crate::processor::{BoxError, Message, Processor};
 use crate::record::{OutRecord, Record};
 
+/// What processing a record gave.
+#[derive(Debug)]
+pub(crate) enum Processed {
+    /// The outputs to deliver (none: the record is processed).
+    Outputs(Vec<OutRecord>),
+    /// Its way ended before any output (skipped, dead-lettered or failed).
+    Ended(Outcome),
+}
+
 /// How a record's way through the pipeline ended.
 #[derive(Debug)]
 pub(crate) enum Outcome {
@@ -51,20 +60,21 @@ impl<P: Producer> Pipeline<P> {
         }
     }
 
-    /// Takes `record` through the phases with `processor`.
-    pub(crate) async fn run<K, V, Pr>(&self, processor: &mut Pr, record: &Record) -> Outcome
+    /// Takes `record` through decoding and `processor`: the outputs to deliver, or how the
+    /// record's way already ended (skipped, dead-lettered, failed).
+    pub(crate) async fn process<K, V, Pr>(&self, processor: &mut Pr, record: &Record) -> Processed
     where
         K: Decode,
         V: Decode,
         Pr: Processor<K, V>,
     {
         let mut failures = Failures::default();
-        let outputs = loop {
+        loop {
             let (phase, error): (Phase, BoxError) = match decode::<K, V>(record) {
                 Err(error) => (Phase::Serde, error),
                 // A processor's panic is a processing error, never a crash.
                 Ok(message) => match CatchUnwind::new(processor.process(message)).await {
-                    Ok(Ok(outputs)) => break outputs,
+                    Ok(Ok(outputs)) => return Processed::Outputs(outputs),
                     Ok(Err(error)) => (Phase::Processing, error),
                     Err(panicked) => (Phase::Processing, Box::new(panicked)),
                 },
@@ -74,9 +84,20 @@ impl<P: Producer> Pipeline<P> {
                 .await
             {
                 Decision::Again => {}
-                Decision::End(outcome) => return outcome,
+                Decision::End(outcome) => return Processed::Ended(outcome),
             }
-        };
+        }
+    }
+
+    /// Sends `record`'s outputs, all at once, and waits for the broker's acknowledgements; a
+    /// refused output goes to the production handler. Runs apart from the processor (the next
+    /// records are processed meanwhile): it owns what it needs.
+    pub(crate) async fn deliver(
+        self: Arc<Self>,
+        record: Arc<Record>,
+        outputs: Vec<OutRecord>,
+    ) -> Outcome {
+        let mut attempts = 0_u32;
         let mut pending = outputs;
         while !pending.is_empty() {
             let results = send_all(&self.producer, &pending).await;
@@ -91,9 +112,9 @@ impl<P: Producer> Pipeline<P> {
             let Some(error) = first_error else {
                 break;
             };
-            let attempt = failures.next(Phase::Production);
+            attempts = attempts.saturating_add(1);
             match self
-                .decide(record, Phase::Production, &error, attempt)
+                .decide(&record, Phase::Production, &error, attempts)
                 .await
             {
                 // Only the outputs that failed are sent again.

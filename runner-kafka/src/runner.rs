@@ -108,7 +108,7 @@ pub struct Partitioned;
 /// | [`close_timeout`](Builder::close_timeout) | 10 s | — |
 /// | [`channel_buffer_size`](Builder::channel_buffer_size) (partitioned) | 100 | `WithChannelBufferSize` (100) |
 /// | [`worker_shutdown_timeout`](Builder::worker_shutdown_timeout) (partitioned) | 30 s | `WithWorkerShutdownTimeout` (30 s) |
-/// | [`drain_timeout`](Builder::drain_timeout) (partitioned) | 60 s | `WithDrainTimeout` (60 s) |
+/// | [`drain_timeout`](Builder::drain_timeout) | 60 s | `WithDrainTimeout` (60 s, partitioned only) |
 ///
 /// The reference's `WithLogger` is `tracing`: every event is under the `runner::kafka` target.
 #[must_use = "a builder does nothing until `build` is called"]
@@ -231,6 +231,13 @@ where
         self
     }
 
+    /// How long the work under way may take to finish on stop: the workers' queued records
+    /// and the deliveries of outputs.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
     /// How many errors the runner's history keeps.
     pub fn error_capacity(mut self, capacity: usize) -> Self {
         self.error_capacity = capacity;
@@ -249,6 +256,7 @@ where
             ("commit timeout", self.commit_timeout),
             ("stuck timeout", self.stuck_after),
             ("close timeout", self.close_timeout),
+            ("drain timeout", self.drain_timeout),
         ] {
             if value.is_zero() {
                 return Err(BuildError::Zero(what));
@@ -264,6 +272,7 @@ where
             commit_timeout: self.commit_timeout,
             stuck_after: self.stuck_after,
             close_timeout: self.close_timeout,
+            drain_timeout: self.drain_timeout,
             mode,
         })
     }
@@ -309,12 +318,6 @@ where
         self
     }
 
-    /// How long all workers together may take to drain their queues on stop.
-    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
-        self.drain_timeout = timeout;
-        self
-    }
-
     /// Builds the runner.
     ///
     /// # Errors
@@ -324,18 +327,12 @@ where
         if self.channel_buffer_size == 0 {
             return Err(BuildError::Zero("channel buffer size"));
         }
-        for (what, value) in [
-            ("worker shutdown timeout", self.worker_shutdown_timeout),
-            ("drain timeout", self.drain_timeout),
-        ] {
-            if value.is_zero() {
-                return Err(BuildError::Zero(what));
-            }
+        if self.worker_shutdown_timeout.is_zero() {
+            return Err(BuildError::Zero("worker shutdown timeout"));
         }
         let settings = self.settings(Mode::Partitioned {
             channel_buffer_size: self.channel_buffer_size,
             worker_shutdown_timeout: self.worker_shutdown_timeout,
-            drain_timeout: self.drain_timeout,
         })?;
         let (managed, shared) = self.managed(settings)?;
         Ok(PartitionedRunner(Inner { managed, shared }))

@@ -14,9 +14,10 @@ use tokio::task::JoinHandle;
 use crate::client::Producer;
 use crate::decode::Decode;
 use crate::error::Error;
+use crate::in_flight::InFlight;
 use crate::ledger::{Ledger, Ticket};
 use crate::metrics::Metrics;
-use crate::pipeline::{Outcome, Pipeline};
+use crate::pipeline::{Outcome, Pipeline, Processed};
 use crate::processor::Processor;
 use crate::record::{Record, TopicPartition};
 
@@ -195,20 +196,61 @@ async fn work<K, V, Pr, P>(
     Pr: Processor<K, V>,
     P: Producer,
 {
-    while let Some((record, ticket)) = records.recv().await {
-        let outcome = cx.pipeline.run::<K, V, Pr>(&mut processor, &record).await;
-        if let Outcome::Failed(error) = outcome {
-            cx.metrics.failed();
-            let _ = cx.reports.send(Report::Failed(error));
+    let mut in_flight = InFlight::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some((ticket, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
+                if !cx.settle(&ticket, outcome) {
+                    return;
+                }
+            }
+            item = records.recv(), if !in_flight.is_full() => {
+                let Some((record, ticket)) = item else {
+                    break;
+                };
+                match cx.pipeline.process::<K, V, Pr>(&mut processor, &record).await {
+                    Processed::Outputs(outputs) if !outputs.is_empty() => {
+                        let delivery = Arc::clone(&cx.pipeline).deliver(Arc::new(record), outputs);
+                        in_flight.start(ticket, delivery);
+                    }
+                    Processed::Outputs(_) => {
+                        let _ = cx.settle(&ticket, Outcome::Processed);
+                    }
+                    Processed::Ended(outcome) => {
+                        if !cx.settle(&ticket, outcome) {
+                            return;
+                        }
+                    }
+                }
+                if records.len() * 2 <= cx.capacity && cx.wake_wanted.swap(false, Ordering::SeqCst) {
+                    let _ = cx.reports.send(Report::Drained {
+                        partition: cx.partition.clone(),
+                        epoch: cx.epoch,
+                    });
+                }
+            }
+        }
+    }
+    // The queue is closed (a shutdown): the deliveries under way end first.
+    while let Some((ticket, outcome)) = in_flight.next().await {
+        if !cx.settle(&ticket, outcome) {
             return;
         }
-        cx.metrics.settled(&outcome);
-        let _ = cx.ledger.settle(&ticket);
-        if records.len() * 2 <= cx.capacity && cx.wake_wanted.swap(false, Ordering::SeqCst) {
-            let _ = cx.reports.send(Report::Drained {
-                partition: cx.partition.clone(),
-                epoch: cx.epoch,
-            });
+    }
+}
+
+impl<P> Context<P> {
+    /// Settles the record of `ticket` as `outcome` says; `false` if it failed (the failure is
+    /// reported, and the worker stops).
+    fn settle(&self, ticket: &Ticket, outcome: Outcome) -> bool {
+        if let Outcome::Failed(error) = outcome {
+            self.metrics.failed();
+            let _ = self.reports.send(Report::Failed(error));
+            return false;
         }
+        self.metrics.settled(&outcome);
+        let _ = self.ledger.settle(ticket);
+        true
     }
 }
