@@ -29,6 +29,7 @@ mod decode;
 mod dlq;
 mod engine;
 mod error;
+mod gate;
 mod handler;
 mod in_flight;
 mod kafka;

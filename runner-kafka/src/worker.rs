@@ -6,7 +6,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -14,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::client::Producer;
 use crate::decode::Decode;
 use crate::error::Error;
+use crate::gate::Gate;
 use crate::in_flight::InFlight;
 use crate::ledger::{Ledger, Ticket};
 use crate::metrics::Metrics;
@@ -40,9 +40,8 @@ pub(crate) struct Worker {
     queue: Option<mpsc::Sender<(Record, Ticket)>>,
     /// Records that did not fit in the queue, in order; the partition is paused while any wait.
     held: VecDeque<(Record, Ticket)>,
-    /// Set by the engine when it paused the partition: the worker reports when it drained.
-    wake_wanted: Arc<AtomicBool>,
-    capacity: usize,
+    /// The backpressure handshake with the worker.
+    gate: Arc<Gate>,
     task: JoinHandle<()>,
 }
 
@@ -77,7 +76,7 @@ impl Worker {
         P: Producer,
     {
         let (queue, records) = mpsc::channel(capacity);
-        let wake_wanted = Arc::new(AtomicBool::new(false));
+        let gate = Arc::new(Gate::new(capacity));
         let task = tokio::spawn(work::<K, V, Pr, P>(
             Context {
                 partition,
@@ -86,8 +85,7 @@ impl Worker {
                 ledger,
                 metrics,
                 reports,
-                wake_wanted: Arc::clone(&wake_wanted),
-                capacity,
+                gate: Arc::clone(&gate),
             },
             processor,
             records,
@@ -96,8 +94,7 @@ impl Worker {
             epoch,
             queue: Some(queue),
             held: VecDeque::new(),
-            wake_wanted,
-            capacity,
+            gate,
             task,
         }
     }
@@ -112,7 +109,10 @@ impl Worker {
             return Offered::Held;
         };
         match queue.try_send((record, ticket)) {
-            Ok(()) => Offered::Queued,
+            Ok(()) => {
+                self.gate.queued();
+                Offered::Queued
+            }
             Err(
                 mpsc::error::TrySendError::Full(item) | mpsc::error::TrySendError::Closed(item),
             ) => {
@@ -125,15 +125,7 @@ impl Worker {
     /// Asks to be told when the queue has drained below half (the partition was just paused).
     /// Returns `true` if it already has: refill now.
     pub(crate) fn want_wake(&self) -> bool {
-        self.wake_wanted.store(true, Ordering::SeqCst);
-        // The worker may have drained the queue before it could see the flag: look again.
-        self.has_room() && self.wake_wanted.swap(false, Ordering::SeqCst)
-    }
-
-    fn has_room(&self) -> bool {
-        self.queue
-            .as_ref()
-            .is_some_and(|queue| queue.capacity() * 2 >= self.capacity)
+        self.gate.want_wake()
     }
 
     /// Moves held records into the queue while it has room. Returns `true` when none is held
@@ -144,7 +136,7 @@ impl Worker {
         };
         while let Some(item) = self.held.pop_front() {
             match queue.try_send(item) {
-                Ok(()) => {}
+                Ok(()) => self.gate.queued(),
                 Err(
                     mpsc::error::TrySendError::Full(item) | mpsc::error::TrySendError::Closed(item),
                 ) => {
@@ -182,8 +174,7 @@ struct Context<P> {
     ledger: Arc<Ledger>,
     metrics: Arc<Metrics>,
     reports: mpsc::UnboundedSender<Report>,
-    wake_wanted: Arc<AtomicBool>,
-    capacity: usize,
+    gate: Arc<Gate>,
 }
 
 async fn work<K, V, Pr, P>(
@@ -223,7 +214,7 @@ async fn work<K, V, Pr, P>(
                         }
                     }
                 }
-                if records.len() * 2 <= cx.capacity && cx.wake_wanted.swap(false, Ordering::SeqCst) {
+                if cx.gate.taken() {
                     let _ = cx.reports.send(Report::Drained {
                         partition: cx.partition.clone(),
                         epoch: cx.epoch,
