@@ -270,7 +270,7 @@ impl Ledger {
     }
 
     /// `partition`'s watermark and last commit in its current assignment.
-    #[cfg(test)]
+    #[cfg(all(test, not(runner_loom)))]
     pub(crate) fn position(
         &self,
         partition: &TopicPartition,
