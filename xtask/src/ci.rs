@@ -57,6 +57,12 @@ impl Step {
         }
     }
 
+    /// Whether the step builds the crates (and so needs the C toolchain librdkafka's build
+    /// uses).
+    pub(crate) fn compiles(self) -> bool {
+        !matches!(self, Self::Fmt | Self::Tidy)
+    }
+
     /// The step called `name` on the command line, if any.
     pub(crate) fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|step| step.name() == name)

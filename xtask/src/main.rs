@@ -8,6 +8,7 @@
 
 mod bench;
 mod ci;
+mod prereq;
 mod tidy;
 mod workspace;
 
@@ -101,6 +102,10 @@ fn run() -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             };
             let workspace = Workspace::from_env()?;
+            // librdkafka is built from source: a C toolchain first, on a fresh machine.
+            if args.steps.iter().any(|step| step.compiles()) {
+                prereq::ensure()?;
+            }
             let passed = ci::run(&workspace, &args.steps, args.keep_going);
             Ok(if passed {
                 ExitCode::SUCCESS
