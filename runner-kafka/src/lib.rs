@@ -29,6 +29,7 @@ mod dlq;
 mod engine;
 mod error;
 mod handler;
+mod health;
 mod ledger;
 pub mod memory;
 mod metrics;

@@ -106,9 +106,9 @@ pub struct Partitioned;
 /// | [`commit_timeout`](Builder::commit_timeout) | 10 s | — (a commit could hang) |
 /// | [`stuck_after`](Builder::stuck_after) | 5 min | — |
 /// | [`close_timeout`](Builder::close_timeout) | 10 s | — |
+/// | [`drain_timeout`](Builder::drain_timeout) | 60 s | `WithDrainTimeout` (60 s, partitioned only) |
 /// | [`channel_buffer_size`](Builder::channel_buffer_size) (partitioned) | 100 | `WithChannelBufferSize` (100) |
 /// | [`worker_shutdown_timeout`](Builder::worker_shutdown_timeout) (partitioned) | 30 s | `WithWorkerShutdownTimeout` (30 s) |
-/// | [`drain_timeout`](Builder::drain_timeout) (partitioned) | 60 s | `WithDrainTimeout` (60 s) |
 ///
 /// The reference's `WithLogger` is `tracing`: every event is under the `runner::kafka` target.
 #[must_use = "a builder does nothing until `build` is called"]
@@ -237,6 +237,14 @@ where
         self
     }
 
+    /// How long the work in flight may take to finish on stop before it is cancelled (and
+    /// not committed: the next owner reads it again): the single-threaded runner's record in
+    /// flight, or all the partitioned runner's workers draining their queues.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
     fn settings(&self, mode: Mode) -> Result<Settings, BuildError> {
         if self.name.is_empty() {
             return Err(BuildError::EmptyName);
@@ -249,6 +257,7 @@ where
             ("commit timeout", self.commit_timeout),
             ("stuck timeout", self.stuck_after),
             ("close timeout", self.close_timeout),
+            ("drain timeout", self.drain_timeout),
         ] {
             if value.is_zero() {
                 return Err(BuildError::Zero(what));
@@ -264,6 +273,7 @@ where
             commit_timeout: self.commit_timeout,
             stuck_after: self.stuck_after,
             close_timeout: self.close_timeout,
+            drain_timeout: self.drain_timeout,
             mode,
         })
     }
@@ -309,12 +319,6 @@ where
         self
     }
 
-    /// How long all workers together may take to drain their queues on stop.
-    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
-        self.drain_timeout = timeout;
-        self
-    }
-
     /// Builds the runner.
     ///
     /// # Errors
@@ -324,18 +328,12 @@ where
         if self.channel_buffer_size == 0 {
             return Err(BuildError::Zero("channel buffer size"));
         }
-        for (what, value) in [
-            ("worker shutdown timeout", self.worker_shutdown_timeout),
-            ("drain timeout", self.drain_timeout),
-        ] {
-            if value.is_zero() {
-                return Err(BuildError::Zero(what));
-            }
+        if self.worker_shutdown_timeout.is_zero() {
+            return Err(BuildError::Zero("worker shutdown timeout"));
         }
         let settings = self.settings(Mode::Partitioned {
             channel_buffer_size: self.channel_buffer_size,
             worker_shutdown_timeout: self.worker_shutdown_timeout,
-            drain_timeout: self.drain_timeout,
         })?;
         let (managed, shared) = self.managed(settings)?;
         Ok(PartitionedRunner(Inner { managed, shared }))

@@ -16,7 +16,6 @@ pub(crate) enum Mode {
     Partitioned {
         channel_buffer_size: usize,
         worker_shutdown_timeout: Duration,
-        drain_timeout: Duration,
     },
 }
 
@@ -32,6 +31,9 @@ pub(crate) struct Settings {
     pub(crate) commit_timeout: Duration,
     pub(crate) stuck_after: Duration,
     pub(crate) close_timeout: Duration,
+    /// How long the work in flight may take to finish on stop: the single-threaded runner's
+    /// record, or the partitioned runner's queued records.
+    pub(crate) drain_timeout: Duration,
     pub(crate) mode: Mode,
 }
 
@@ -46,17 +48,10 @@ impl Settings {
         }
     }
 
-    pub(crate) fn drain_timeout(&self) -> Duration {
-        match self.mode {
-            Mode::Single => Duration::ZERO,
-            Mode::Partitioned { drain_timeout, .. } => drain_timeout,
-        }
-    }
-
     /// How long a stop may take before the lifecycle aborts the run: every step of the
     /// shutdown, bounded.
     pub(crate) fn exit_timeout(&self) -> Duration {
-        self.drain_timeout()
+        self.drain_timeout
             .saturating_add(self.commit_timeout)
             .saturating_add(self.close_timeout.saturating_mul(2))
             .saturating_add(Duration::from_secs(5))

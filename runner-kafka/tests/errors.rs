@@ -52,9 +52,12 @@ async fn ended(runner: &impl Status) {
         .expect("the runner ends by itself");
 }
 
+/// The failures a handler saw: phase, attempt, error.
+type Seen = Arc<Mutex<Vec<(Phase, u32, String)>>>;
+
 /// A handler that writes down each failure's phase, attempt and error, then does `action`.
 fn recording(
-    seen: &Arc<Mutex<Vec<(Phase, u32, String)>>>,
+    seen: &Seen,
     action: impl Fn(&ErrorContext<'_>) -> ErrorAction + Send + Sync + 'static,
 ) -> impl Fn(&ErrorContext<'_>) -> ErrorAction + Send + Sync + 'static {
     let seen = Arc::clone(seen);

@@ -349,7 +349,7 @@ async fn lost_vs_revoked(kind: Kind) {
     let committed_0 = commits_of(&cluster, &tp(0));
     cluster.lose(a_clients.member()).unwrap();
     eventually("b took 0", || {
-        journal.of(Some("b"), 0, Step::Began).len() > 0
+        !journal.of(Some("b"), 0, Step::Began).is_empty()
     })
     .await;
     assert_eq!(

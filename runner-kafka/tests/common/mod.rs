@@ -3,6 +3,8 @@
 //! processors, both kinds of runner behind one type, and bounded waits on the paused clock.
 #![allow(
     dead_code,
+    unused_imports,
+    unused_macros,
     reason = "each test binary uses a different part of this module"
 )]
 
@@ -406,7 +408,8 @@ pub(crate) enum Kind {
     Partitioned,
 }
 
-/// The settings of a test's runner (both kinds; the last three only for the partitioned one).
+/// The settings of a test's runner (both kinds; the channel size and the worker shutdown
+/// timeout only for the partitioned one).
 #[derive(Clone, Debug)]
 pub(crate) struct Setup {
     pub(crate) name: &'static str,
@@ -465,6 +468,7 @@ where
         .stuck_after(setup.stuck_after)
         .close_timeout(setup.close_timeout)
         .poll_error_backoff(setup.poll_error_backoff.clone())
+        .drain_timeout(setup.drain_timeout)
         .error_capacity(16)
 }
 
@@ -484,7 +488,6 @@ where
             configure(PartitionedRunner::builder(make, [TOPIC], factory), setup)
                 .channel_buffer_size(setup.channel_buffer_size)
                 .worker_shutdown_timeout(setup.worker_shutdown_timeout)
-                .drain_timeout(setup.drain_timeout)
                 .build()
                 .expect("valid settings"),
         ),
