@@ -32,6 +32,9 @@ both!(
     a_panic_under_the_default_handler_fails_the_runner_not_the_process,
     with_max_attempts_retries_then_lets_its_handler_decide,
     a_production_failure_goes_to_the_production_handler,
+    a_panicking_error_handler_fails_the_runner_as_fail_would,
+    a_transient_poll_error_is_retried_after_the_poll_error_backoff,
+    a_fatal_poll_error_fails_the_runner,
 );
 
 /// A processor that fails record `bad` of every partition with "bad order", at every attempt.
@@ -473,4 +476,85 @@ async fn a_production_failure_goes_to_the_production_handler(kind: Kind) {
     );
     assert_eq!(journal.times("a", 0, 1, Step::Began), [t0 + retry]);
     runner.stop().await.unwrap();
+}
+
+async fn a_panicking_error_handler_fails_the_runner_as_fail_would(kind: Kind) {
+    let cluster = cluster(common::TOPIC, 1, 3);
+    let journal = Journal::new();
+    let setup = Setup::handlers(
+        PhaseHandlers::new()
+            .processing(|_: &ErrorContext<'_>| -> ErrorAction { panic!("handler bug") }),
+    );
+    let runner = runner(
+        kind,
+        Clients::new(&cluster).make(),
+        failing_at(&journal, 1),
+        &setup,
+    );
+    runner.start().await.unwrap();
+    ended(&runner).await;
+    assert_eq!(runner.state(), State::Failed);
+    assert!(
+        matches!(runner.last_exit(), Some(Exit::Failed(_))),
+        "a record failure, not a panic of the runner: {:?}",
+        runner.last_exit()
+    );
+    let (partition, offset, phase, message) = record_failed(&runner.failure());
+    assert_eq!((partition, offset, phase), (tp(0), 1, Phase::Processing));
+    assert!(message.contains("handler bug"), "{message}");
+    assert_eq!(journal.offsets(0, Step::Began), [0, 1]);
+    assert_eq!(
+        committed(&cluster, &tp(0)),
+        Some(1),
+        "not committed past it"
+    );
+    assert_eq!(cluster.members(common::GROUP), [], "the client was closed");
+}
+
+async fn a_transient_poll_error_is_retried_after_the_poll_error_backoff(kind: Kind) {
+    let cluster = cluster(common::TOPIC, 1, 0);
+    let journal = Journal::new();
+    let clients = Clients::new(&cluster);
+    let backoff = Duration::from_secs(2);
+    let setup = Setup {
+        poll_error_backoff: Backoff::fixed(backoff),
+        ..Setup::default()
+    };
+    let runner = runner(
+        kind,
+        clients.make(),
+        processors(&journal, "a", |_, _| Script::ok()),
+        &setup,
+    );
+    runner.start().await.unwrap();
+    let down = ClientError::new(ClientErrorKind::Transient, "broker transport failure");
+    cluster.fail_polls(clients.member(), 2, down).unwrap();
+    let t0 = Instant::now();
+    cluster.append(&tp(0), "k0-0", "0").unwrap();
+    journal.reached("a", 0, 0, Step::Done).await;
+    assert_eq!(journal.times("a", 0, 0, Step::Began), [t0 + backoff * 2]);
+    assert_eq!(runner.metrics().poll_errors, 2);
+    assert_eq!(runner.state(), State::Running);
+    runner.stop().await.unwrap();
+}
+
+async fn a_fatal_poll_error_fails_the_runner(kind: Kind) {
+    let cluster = cluster(common::TOPIC, 1, 0);
+    let clients = Clients::new(&cluster);
+    let journal = Journal::new();
+    let runner = runner(
+        kind,
+        clients.make(),
+        processors(&journal, "a", |_, _| Script::ok()),
+        &Setup::default(),
+    );
+    runner.start().await.unwrap();
+    let fatal = ClientError::new(ClientErrorKind::Fatal, "authentication failed");
+    cluster
+        .fail_polls(clients.member(), 1, fatal.clone())
+        .unwrap();
+    ended(&runner).await;
+    assert_eq!(runner.state(), State::Failed);
+    assert!(matches!(runner.failure(), runner_kafka::Error::Client(e) if e == fatal));
+    assert_eq!(cluster.members(common::GROUP), [], "the client was closed");
 }
