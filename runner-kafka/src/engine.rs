@@ -4,11 +4,11 @@
 //! the partitions) and on shutdown, and pauses and resumes partitions for backpressure.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use runner_core::Health;
 use runner_lifecycle::RunContext;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::client::{Barrier, Client, ClientError, Event, Producer};
 use crate::decode::Decode;
 use crate::error::Error;
+use crate::health::Watchdog;
 use crate::in_flight::InFlight;
 use crate::ledger::{Commit, Ledger, Ticket};
 use crate::metrics::Metrics;
@@ -51,7 +52,6 @@ where
     in_flight: InFlight,
     poll_failures: u32,
     ready: bool,
-    health: Option<Health>,
     _kv: PhantomData<fn() -> (K, V)>,
 }
 
@@ -89,7 +89,6 @@ where
             in_flight: InFlight::new(),
             poll_failures: 0,
             ready: false,
-            health: None,
             _kv: PhantomData,
         }
     }
@@ -103,6 +102,12 @@ where
         let mut commits = tokio::time::interval(self.settings.commit_interval);
         commits.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         commits.reset();
+        let watchdog = Watchdog::spawn(
+            Arc::clone(&self.ledger),
+            Arc::clone(&self.metrics),
+            Arc::clone(&self.settings),
+            run.clone(),
+        );
         let failure = loop {
             tokio::select! {
                 biased;
@@ -116,10 +121,7 @@ where
                     Report::Failed(error) => break Some(error),
                     Report::Drained { partition, epoch } => self.refill(&partition, epoch),
                 },
-                _ = commits.tick() => {
-                    self.commit_settled().await;
-                    self.check_health(&run);
-                }
+                _ = commits.tick() => self.commit_settled().await,
                 event = self.client.poll() => {
                     if let Err(error) = self.on_event(event, &run).await {
                         break Some(error);
@@ -127,6 +129,7 @@ where
                 }
             }
         };
+        drop(watchdog);
         self.shut_down(failure).await
     }
 
@@ -177,18 +180,34 @@ where
     /// Hands each record to its partition's processor, in order.
     async fn dispatch(&mut self, records: Vec<Record>, run: &RunContext) -> Result<(), Error> {
         self.metrics.consumed(records.len());
-        for record in records {
-            let partition = record.topic_partition();
-            let Some(ticket) = self.ledger.dispatch(&partition, record.offset) else {
-                continue; // not (or no longer) assigned: whoever owns it reads it
-            };
-            match self.slots.get_mut(&partition) {
+        // Every record read gets its ticket now, so that the ledger (and the metrics) count
+        // the whole batch as in flight while the single-threaded runner works through it.
+        let tickets: Vec<(Record, Ticket)> = records
+            .into_iter()
+            .filter_map(|record| {
+                // Not (or no longer) assigned: whoever owns it reads it.
+                let ticket = self
+                    .ledger
+                    .dispatch(&record.topic_partition(), record.offset)?;
+                Some((record, ticket))
+            })
+            .collect();
+        for (record, ticket) in tickets {
+            let partition = &ticket.partition;
+            match self.slots.get_mut(partition) {
                 Some(Slot::Inline(processor)) => {
                     if run.is_cancelled() {
                         // Stopping: the rest of the batch is read again by the next owner.
                         return Ok(());
                     }
-                    match self.pipeline.process::<K, V, _>(processor, &record).await {
+                    let drain = self.settings.drain_timeout;
+                    let processing = self.pipeline.process::<K, V, _>(processor, &record);
+                    let Some(processed) = finish_within(processing, run, drain).await else {
+                        // Stopped, and not finished within the drain timeout: cancelled, not
+                        // settled; read again by the next owner.
+                        return Ok(());
+                    };
+                    match processed {
                         Processed::Outputs(outputs) if !outputs.is_empty() => {
                             while self.in_flight.is_full() {
                                 if let Some((ticket, outcome)) = self.in_flight.next().await {
@@ -204,6 +223,7 @@ where
                     }
                 }
                 Some(Slot::Worker(worker)) => {
+                    let partition = partition.clone();
                     let held = worker.offer(record, ticket) == Offered::Held;
                     if held && !self.paused.contains(&partition) {
                         self.pause(&partition);
@@ -375,29 +395,10 @@ where
         }
     }
 
-    /// Unhealthy while a partition's records wait and its watermark has not moved for the
-    /// stuck timeout; degraded while a partition is paused for backpressure.
-    fn check_health(&mut self, run: &RunContext) {
-        let stuck = self.ledger.stuck(self.settings.stuck_after);
-        let health = if let Some(partition) = stuck.first() {
-            Health::unhealthy(format!(
-                "partition {partition} has not moved for {:?} while records wait",
-                self.settings.stuck_after
-            ))
-        } else if let Some(partition) = self.paused.first() {
-            Health::degraded(format!("partition {partition} is paused for backpressure"))
-        } else {
-            Health::Healthy
-        };
-        if self.health.as_ref() != Some(&health) {
-            run.set_health(health.clone());
-            self.health = Some(health);
-        }
-    }
-
-    /// Stops fetching, lets the workers finish their queued records (within the drain
-    /// timeout), commits what was settled, flushes the producer and closes the client.
-    /// Returns `failure` if there is one, else the first error of the shutdown itself.
+    /// Stops fetching, lets the workers finish their queued records (within the drain and
+    /// worker shutdown timeouts), commits what was settled, flushes the producer and closes
+    /// the client. Returns `failure` if there is one, else the first error of the shutdown
+    /// itself.
     async fn shut_down(mut self, failure: Option<Error>) -> Result<(), Error> {
         tracing::info!(target: "runner::kafka", runner = %self.settings.name, failed = failure.is_some(), "kafka.shutting_down");
         let partitions: Vec<TopicPartition> = self.slots.keys().cloned().collect();
@@ -408,9 +409,15 @@ where
                 tasks.extend(end_slot(slot, false));
             }
         }
+        // The workers drain at the same time: each within the worker shutdown timeout, all
+        // within the drain timeout; the deliveries under way within the drain timeout too.
         let drain = self.settings.drain_timeout;
-        let deadline = tokio::time::Instant::now() + drain;
-        wait_for(tasks, drain, &self.settings.name).await;
+        let deadline = tokio::time::Instant::from_std(runner_lifecycle::deadline::after(
+            runner_lifecycle::now(),
+            drain,
+        ));
+        let workers = drain.min(self.settings.worker_shutdown_timeout());
+        wait_for(tasks, workers, &self.settings.name).await;
         // A failure reported while draining is the run's failure too.
         let mut failure = failure;
         // Deliveries of inline-processed records end within the drain timeout too.
@@ -446,9 +453,30 @@ where
     }
 }
 
+/// Runs `work` to its end, unless the run is stopped and it does not end within `drain`
+/// after that: then it is cancelled (dropped) and `None` is returned.
+async fn finish_within<T>(
+    work: impl Future<Output = T>,
+    run: &RunContext,
+    drain: Duration,
+) -> Option<T> {
+    let mut work = std::pin::pin!(work);
+    tokio::select! {
+        biased;
+        done = &mut work => return Some(done),
+        () = run.cancelled() => {}
+    }
+    // `timeout` saturates: `Duration::MAX` waits for ever.
+    tokio::time::timeout(drain, work).await.ok()
+}
+
 /// Waits for `tasks` to end, at most `limit` for all; aborts those that did not.
 async fn wait_for(tasks: Vec<JoinHandle<()>>, limit: Duration, runner: &str) {
-    let deadline = tokio::time::Instant::now() + limit;
+    // Saturating: `Duration::MAX` is no limit, not an overflow.
+    let deadline = tokio::time::Instant::from_std(runner_lifecycle::deadline::after(
+        runner_lifecycle::now(),
+        limit,
+    ));
     for task in tasks {
         let abort = task.abort_handle();
         if tokio::time::timeout_at(deadline, task).await.is_err() {

@@ -31,6 +31,7 @@ mod engine;
 mod error;
 mod gate;
 mod handler;
+mod health;
 mod in_flight;
 mod kafka;
 mod ledger;

@@ -79,6 +79,11 @@ impl Metrics {
         self.lock_paused().remove(partition);
     }
 
+    /// The first partition paused for backpressure, if any.
+    pub(crate) fn first_paused(&self) -> Option<TopicPartition> {
+        self.lock_paused().first().cloned()
+    }
+
     fn lock_paused(&self) -> std::sync::MutexGuard<'_, BTreeSet<TopicPartition>> {
         self.paused
             .lock()

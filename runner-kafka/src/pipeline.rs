@@ -135,7 +135,24 @@ impl<P: Producer> Pipeline<P> {
         attempt: u32,
     ) -> Decision {
         let ctx = ErrorContext::new(record, phase, error, attempt, &self.node);
-        match self.handlers.for_phase(phase).handle(&ctx) {
+        let handler = self.handlers.for_phase(phase);
+        let action = match runner_lifecycle::catch_unwind::call(|| handler.handle(&ctx)) {
+            Ok(action) => action,
+            // A handler's panic fails the record, as `Fail` would (the handler's rule 3): it
+            // must neither kill a partition's worker silently nor crash the engine.
+            Err(panicked) => {
+                return Decision::End(Outcome::Failed(Error::record_failed(
+                    record.topic_partition(),
+                    record.offset,
+                    phase,
+                    Box::new(HandlerPanicked {
+                        panicked,
+                        cause: error.to_string(),
+                    }),
+                )));
+            }
+        };
+        match action {
             ErrorAction::Continue => Decision::End(Outcome::Skipped),
             ErrorAction::Retry { after } => {
                 if !after.is_zero() {
@@ -201,6 +218,14 @@ impl Failures {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 struct Failure(String, Option<String>);
+
+/// The error handler panicked deciding about the record.
+#[derive(Debug, thiserror::Error)]
+#[error("the error handler {panicked} after: {cause}")]
+struct HandlerPanicked {
+    panicked: runner_core::Panicked,
+    cause: String,
+}
 
 /// A dead-letter queue refused the record.
 #[derive(Debug, thiserror::Error)]

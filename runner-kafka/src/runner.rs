@@ -106,9 +106,9 @@ pub struct Partitioned;
 /// | [`commit_timeout`](Builder::commit_timeout) | 10 s | — (a commit could hang) |
 /// | [`stuck_after`](Builder::stuck_after) | 5 min | — |
 /// | [`close_timeout`](Builder::close_timeout) | 10 s | — |
+/// | [`drain_timeout`](Builder::drain_timeout) | 60 s | `WithDrainTimeout` (60 s, partitioned only) |
 /// | [`channel_buffer_size`](Builder::channel_buffer_size) (partitioned) | 100 | `WithChannelBufferSize` (100) |
 /// | [`worker_shutdown_timeout`](Builder::worker_shutdown_timeout) (partitioned) | 30 s | `WithWorkerShutdownTimeout` (30 s) |
-/// | [`drain_timeout`](Builder::drain_timeout) | 60 s | `WithDrainTimeout` (60 s, partitioned only) |
 ///
 /// The reference's `WithLogger` is `tracing`: every event is under the `runner::kafka` target.
 #[must_use = "a builder does nothing until `build` is called"]
@@ -231,16 +231,18 @@ where
         self
     }
 
-    /// How long the work under way may take to finish on stop: the workers' queued records
-    /// and the deliveries of outputs.
-    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
-        self.drain_timeout = timeout;
-        self
-    }
-
     /// How many errors the runner's history keeps.
     pub fn error_capacity(mut self, capacity: usize) -> Self {
         self.error_capacity = capacity;
+        self
+    }
+
+    /// How long the work in flight may take to finish on stop before it is cancelled (and
+    /// not committed: the next owner reads it again): the single-threaded runner's record in
+    /// flight, or all the partitioned runner's workers draining their queues; and the
+    /// deliveries of outputs under way.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
         self
     }
 

@@ -31,7 +31,8 @@ pub(crate) struct Settings {
     pub(crate) commit_timeout: Duration,
     pub(crate) stuck_after: Duration,
     pub(crate) close_timeout: Duration,
-    /// How long the shutdown waits for the work under way.
+    /// How long the work under way may take to finish on stop: the single-threaded runner's
+    /// record and deliveries, or the partitioned runner's queued records and deliveries.
     pub(crate) drain_timeout: Duration,
     pub(crate) mode: Mode,
 }
