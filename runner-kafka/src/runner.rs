@@ -499,7 +499,7 @@ macro_rules! runner {
             type Error = LifecycleError;
 
             /// Starts the run; resolves once the consumer joined its group and received its
-            /// first assignment.
+            /// first assignment (possibly empty: more members than partitions).
             async fn start(&self) -> Result<(), LifecycleError> {
                 self.0.managed.start().await
             }

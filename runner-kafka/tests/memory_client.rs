@@ -291,6 +291,27 @@ async fn eager_rebalance_waits_for_every_barrier_then_splits() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_member_that_gets_nothing_is_handed_an_empty_assignment() {
+    for protocol in [Protocol::Eager, Protocol::Cooperative] {
+        let cluster = cluster_with("orders", 1);
+        let mut first = member(&cluster, protocol);
+        first.subscribe(&topics(&["orders"])).unwrap();
+        assert_eq!(assigned(&mut first).await, tps("orders", &[0]));
+        let mut second = member(&cluster, protocol);
+        second.subscribe(&topics(&["orders"])).unwrap();
+        if protocol == Protocol::Eager {
+            let (_, _, barrier) = revoked(&mut first).await;
+            barrier.done();
+            assert_eq!(assigned(&mut first).await, tps("orders", &[0]));
+        }
+        // It joined the generation: it learns so, with nothing in it (a runner's readiness
+        // waits for this), and only once.
+        assert_eq!(assigned(&mut second).await, [], "{protocol}");
+        nothing(&mut second).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_assignment_not_yet_polled_is_withdrawn_silently() {
     let cluster = cluster_with("orders", 2);
     let mut first = member(&cluster, Protocol::Eager);
@@ -314,7 +335,10 @@ async fn cooperative_rebalance_moves_only_what_moves() {
     second.subscribe(&topics(&["orders"])).unwrap();
     let (partitions, lost, barrier) = revoked(&mut first).await;
     assert_eq!((partitions, lost), (tps("orders", &[1, 3]), false));
-    // The newcomer waits for the old owner's barrier; the old owner keeps reading the rest.
+    // The newcomer joined the generation with nothing free yet (an empty assignment, as
+    // librdkafka hands out), and waits for the old owner's barrier; the old owner keeps
+    // reading the rest.
+    assert_eq!(assigned(&mut second).await, []);
     nothing(&mut second).await;
     cluster.append(&tp("orders", 0), "k", "v").unwrap();
     cluster.append(&tp("orders", 1), "k", "v").unwrap();
@@ -333,6 +357,7 @@ async fn cooperative_rebalance_moves_only_what_moves() {
     assert_eq!(partitions, tps("orders", &[3]));
     second_barrier.done();
     assert_eq!(assigned(&mut first).await, tps("orders", &[3]));
+    assert_eq!(assigned(&mut third).await, []);
     nothing(&mut third).await;
     first_barrier.done();
     assert_eq!(assigned(&mut third).await, tps("orders", &[2]));
@@ -357,6 +382,7 @@ async fn a_lost_member_loses_everything_and_the_others_take_over_at_once() {
     assigned(&mut first).await;
     let mut second = member(&cluster, Protocol::Cooperative);
     second.subscribe(&topics(&["orders"])).unwrap();
+    assert_eq!(assigned(&mut second).await, [], "joined, nothing free yet");
     let (_, _, barrier) = revoked(&mut first).await;
     barrier.done();
     assert_eq!(assigned(&mut second).await, tps("orders", &[1]));
@@ -380,6 +406,11 @@ async fn a_lost_member_loses_everything_and_the_others_take_over_at_once() {
 
     // It comes back when it subscribes again.
     first.subscribe(&topics(&["orders"])).unwrap();
+    assert_eq!(
+        assigned(&mut first).await,
+        [],
+        "joined again, nothing free yet"
+    );
     let (partitions, _, barrier) = revoked(&mut second).await;
     assert_eq!(partitions, tps("orders", &[0]));
     barrier.done();
@@ -426,6 +457,9 @@ async fn close_triggers_a_rebalance() {
         assigned(&mut first).await;
         let mut second = member(&cluster, protocol);
         second.subscribe(&topics(&["orders"])).unwrap();
+        if protocol == Protocol::Cooperative {
+            assert_eq!(assigned(&mut second).await, [], "joined, nothing free yet");
+        }
         let (_, _, barrier) = revoked(&mut first).await;
         barrier.done();
         if protocol == Protocol::Eager {
@@ -452,6 +486,7 @@ async fn a_topic_created_after_subscribing_is_assigned() {
     let cluster = MemoryCluster::new();
     let mut client = cluster.client("g");
     client.subscribe(&topics(&["later"])).unwrap();
+    assert_eq!(assigned(&mut client).await, [], "joined, nothing to assign");
     nothing(&mut client).await;
     cluster.create_topic("later", 2).unwrap();
     assert_eq!(assigned(&mut client).await, tps("later", &[0, 1]));

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{
     AnyRunner, Clients, DLQ, Journal, Kind, Script, Setup, Step, TOPIC, both, cluster, commits_of,
-    committed, eventually, processors, runner, tp, tp0,
+    committed, eventually, fill, processors, runner, tp, tp0,
 };
 use runner_core::{Runner, State, Status};
 use runner_kafka::memory::{MemoryCluster, Protocol};
@@ -25,6 +25,7 @@ both!(
     a_rebalance_during_a_stop,
     a_cooperative_rebalance_touches_only_the_revoked_partitions,
     lost_vs_revoked,
+    a_member_with_nothing_assigned_is_ready_and_takes_over_later,
 );
 
 /// Runner `who` of `kind` in the group, with `clients`' options and `script`.
@@ -65,7 +66,9 @@ fn each_done_once(journal: &Journal, partitions: i32, per_partition: i64) {
     }
 }
 
-/// The second member joins at `at`: it is running (it has its partition) when this returns.
+/// The second member joins at `at`: it is running (it has joined the group and been handed its
+/// first assignment: under eager assignment its partitions, under cooperative an empty one)
+/// when this returns.
 async fn join_at(b: &AnyRunner, at: Instant) {
     sleep_until(at).await;
     b.start().await.unwrap();
@@ -276,6 +279,12 @@ async fn a_cooperative_rebalance_touches_only_the_revoked_partitions(kind: Kind)
     let t0 = Instant::now();
     a.start().await.unwrap();
     join_at(&b, t0 + Duration::from_millis(2500)).await;
+    // Cooperative: b joined with nothing free (its start returned on that empty assignment);
+    // it gets 1 and 3 once a has let them go.
+    eventually("b has begun partition 1", || {
+        !journal.of(Some("b"), 1, Step::Began).is_empty()
+    })
+    .await;
     // Only 1 and 3 moved: the commits made so far are theirs, on revoke (of what a had
     // done of them).
     let on_revoke: Vec<i32> = cluster
@@ -424,4 +433,35 @@ async fn rebalance(cluster: &MemoryCluster, runner: &AnyRunner) {
         runner.metrics().rebalances >= before + 2
     })
     .await;
+}
+
+/// More members than partitions: the one left without a partition has joined all the same, so
+/// its `start` returns (an empty assignment is an assignment), and it takes the partition over
+/// when the first member leaves.
+async fn a_member_with_nothing_assigned_is_ready_and_takes_over_later(kind: Kind) {
+    let cluster = cluster(TOPIC, 1, 3);
+    let journal = Journal::new();
+    let clients = Clients::new(&cluster);
+    let ok = |_: &_, _| Script::ok();
+    let a = member(kind, &clients, &journal, "a", &no_interval(), ok);
+    let b = member(kind, &clients, &journal, "b", &no_interval(), ok);
+    a.start().await.unwrap();
+    eventually("a did the backlog", || journal.count(Step::Done) == 3).await;
+    tokio::time::timeout(Duration::from_secs(600), b.start())
+        .await
+        .expect("b is ready with nothing assigned")
+        .unwrap();
+    assert_eq!(b.state(), State::Running);
+    let members = cluster.members(common::GROUP);
+    assert_eq!(members.len(), 2, "both joined");
+    assert_eq!(cluster.assignment(members[1]), [], "b holds nothing");
+
+    a.stop().await.unwrap();
+    fill(&cluster, TOPIC, 1, 3..5);
+    eventually("b took over", || {
+        journal.of(Some("b"), 0, Step::Done) == [3, 4]
+    })
+    .await;
+    b.stop().await.unwrap();
+    assert_eq!(committed(&cluster, &tp(0)), Some(5));
 }

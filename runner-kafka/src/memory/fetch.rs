@@ -36,6 +36,7 @@ pub(crate) fn poll(state: &mut State, id: MemberId) -> Option<Result<Polled, Cli
     if let Some(event) = member.events.pop_front() {
         let polled = match event {
             Pending::Assigned(partitions) => {
+                member.greeted = true;
                 if let Some(group) = state.groups.get_mut(&member.group) {
                     for partition in &partitions {
                         if let Some(owner) = group.owners.get_mut(partition) {

@@ -55,10 +55,13 @@ pub(crate) fn join(
             ),
         ));
     }
-    group.members.insert(id);
+    let joined = group.members.insert(id);
     group.protocol = Some(protocol);
     if let Some(member) = state.members.get_mut(&id) {
         member.subscription = topics;
+        if joined {
+            member.greeted = false;
+        }
     }
     tracing::trace!(target: TARGET, group = %name, member = %id, "kafka.memory.join");
     trigger(state, &name);
@@ -204,6 +207,19 @@ fn progress(state: &mut State, name: &str) {
     for (id, partitions) in assigned {
         if let Some(member) = state.members.get_mut(&id) {
             member.events.push_back(Pending::Assigned(partitions));
+        }
+    }
+    // A member that joined and gets nothing is still handed its (empty) assignment, as
+    // librdkafka does: it has joined the generation.
+    for id in &group.members {
+        if let Some(member) = state.members.get_mut(id) {
+            let queued = member
+                .events
+                .iter()
+                .any(|event| matches!(event, Pending::Assigned(_)));
+            if !member.greeted && !queued {
+                member.events.push_back(Pending::Assigned(Vec::new()));
+            }
         }
     }
 }

@@ -267,6 +267,9 @@ pub(crate) struct Member {
     pub(crate) poll_failures: Faults,
     /// Where the next poll starts its round over the partitions.
     pub(crate) cursor: usize,
+    /// It has polled its first assignment since it joined (an empty one too, as librdkafka
+    /// hands every member of a generation its assignment, even when it gets nothing).
+    pub(crate) greeted: bool,
 }
 
 impl Member {
@@ -281,6 +284,7 @@ impl Member {
             events: VecDeque::new(),
             poll_failures: Faults::default(),
             cursor: 0,
+            greeted: false,
         }
     }
 
