@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Result, bail};
 
 use crate::{
-    tidy,
+    broker, tidy,
     workspace::{Member, Workspace},
 };
 
@@ -26,6 +26,8 @@ pub(crate) enum Step {
     Clippy,
     /// The tests, doc tests and examples of every member crate.
     Test,
+    /// The real-broker tests, against an Apache Kafka started for them.
+    Kafka,
     /// `cargo doc` with rustdoc warnings denied.
     Doc,
     /// The loom models of the crates that have some.
@@ -36,10 +38,11 @@ pub(crate) enum Step {
 
 impl Step {
     /// Every step, in the order `cargo xtask ci` runs them.
-    pub(crate) const ALL: [Self; 6] = [
+    pub(crate) const ALL: [Self; 7] = [
         Self::Fmt,
         Self::Clippy,
         Self::Test,
+        Self::Kafka,
         Self::Doc,
         Self::Loom,
         Self::Tidy,
@@ -51,6 +54,7 @@ impl Step {
             Self::Fmt => "fmt",
             Self::Clippy => "clippy",
             Self::Test => "test",
+            Self::Kafka => "kafka",
             Self::Doc => "doc",
             Self::Loom => "loom",
             Self::Tidy => "tidy",
@@ -74,6 +78,10 @@ impl Step {
             Self::Fmt => "run `cargo fmt --all`",
             Self::Clippy => "fix the warnings above; run `cargo xtask ci clippy`",
             Self::Test => "fix the failing tests or examples above; run `cargo xtask ci test`",
+            Self::Kafka => {
+                "fix the failing real-broker tests above; run `cargo xtask ci kafka` (the \
+                 broker's log is kept in target/xtask/broker-last.log)"
+            }
             Self::Doc => {
                 "fix the rustdoc warnings above (broken intra-doc links, bad code blocks); \
                  run `cargo xtask ci doc`"
@@ -145,6 +153,19 @@ impl Step {
                 }
                 Plan::Commands(commands)
             }
+            Self::Kafka => {
+                let mut test = cargo(&[
+                    "test",
+                    "-p",
+                    "runner-kafka",
+                    "--all-features",
+                    "--test",
+                    "broker",
+                ]);
+                // The broker's tests share one broker: a few at a time.
+                test.args(["--", "--test-threads", "2"]);
+                Plan::Broker(vec![test])
+            }
             Self::Doc => {
                 let mut doc = cargo(&["doc", "--workspace", "--no-deps", "--all-features"]);
                 doc.env("RUSTDOCFLAGS", "-D warnings")
@@ -215,6 +236,9 @@ enum Plan {
     Commands(Vec<Command>),
     /// The in-process checks of [`tidy`].
     Tidy,
+    /// These commands, in order, with a broker started before them (its address in
+    /// [`broker::BROKERS_ENV`]) and stopped after them, whatever they did.
+    Broker(Vec<Command>),
     /// Nothing: print the message and pass.
     Nothing(&'static str),
 }
@@ -223,11 +247,13 @@ impl Plan {
     /// One line saying what the plan runs, for the step's header.
     fn summary(&self) -> String {
         match self {
-            Self::Commands(commands) => match commands.as_slice() {
-                [] => "nothing to run".to_owned(),
-                [only] => display(only),
-                [first, rest @ ..] => format!("{} (+{} more)", display(first), rest.len()),
-            },
+            Self::Commands(commands) => summarize(commands),
+            Self::Broker(commands) => {
+                format!(
+                    "cargo xtask broker start; {}; cargo xtask broker stop",
+                    summarize(commands)
+                )
+            }
             Self::Tidy => {
                 "repo-policy checks of xtask/src/tidy.rs on *.rs and Cargo.toml".to_owned()
             }
@@ -238,17 +264,23 @@ impl Plan {
     /// Runs the plan, printing each command before it runs.
     fn run(self, workspace: &Workspace) -> Result<()> {
         match self {
-            Self::Commands(commands) => {
-                for mut command in commands {
-                    let shown = display(&command);
-                    println!("$ {shown}");
-                    let status = command
-                        .status()
-                        .map_err(|err| anyhow::anyhow!("could not start `{shown}`: {err}"))?;
-                    if !status.success() {
-                        bail!("`{shown}` failed ({status})");
-                    }
+            Self::Commands(commands) => run_all(commands)?,
+            Self::Broker(mut commands) => {
+                let already = broker::running(workspace)?.is_some();
+                let started = broker::start(workspace)?;
+                for command in &mut commands {
+                    command.env(broker::BROKERS_ENV, &started.bootstrap);
                 }
+                let ran = run_all(commands);
+                // Keep the broker's log for a failure's diagnosis, then stop what we started.
+                let _ = std::fs::copy(
+                    started.dir.join("server.log"),
+                    workspace.root().join("target/xtask/broker-last.log"),
+                );
+                if !already {
+                    broker::stop(workspace)?;
+                }
+                ran?;
             }
             Self::Tidy => {
                 let report = tidy::check_tree(workspace.root())?;
@@ -267,6 +299,30 @@ impl Plan {
             Self::Nothing(message) => println!("{message}"),
         }
         Ok(())
+    }
+}
+
+/// Runs `commands` in order, printing each, stopping at the first that fails.
+fn run_all(commands: Vec<Command>) -> Result<()> {
+    for mut command in commands {
+        let shown = display(&command);
+        println!("$ {shown}");
+        let status = command
+            .status()
+            .map_err(|err| anyhow::anyhow!("could not start `{shown}`: {err}"))?;
+        if !status.success() {
+            bail!("`{shown}` failed ({status})");
+        }
+    }
+    Ok(())
+}
+
+/// One line for `commands`: the first, and how many more.
+fn summarize(commands: &[Command]) -> String {
+    match commands {
+        [] => "nothing to run".to_owned(),
+        [only] => display(only),
+        [first, rest @ ..] => format!("{} (+{} more)", display(first), rest.len()),
     }
 }
 

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod broker;
 mod ci;
 mod prereq;
 mod tidy;
@@ -14,7 +15,7 @@ mod workspace;
 
 use std::{env, fmt, process::ExitCode};
 
-use crate::{bench::BenchArgs, ci::Step, workspace::Workspace};
+use crate::{bench::BenchArgs, broker::BrokerCommand, ci::Step, workspace::Workspace};
 
 /// The text printed by `cargo xtask --help`.
 const USAGE: &str = "\
@@ -24,15 +25,21 @@ Commands:
   ci [STEP...] [--keep-going]
                  Run CI steps: all of them in this order when none is named,
                  else the named ones in the given order.
-                 Steps: fmt, clippy, test, doc, loom, tidy.
+                 Steps: fmt, clippy, test, kafka, doc, loom, tidy.
+                 (kafka starts a real Apache Kafka, runs the real-broker tests
+                 against it and stops it, even when they fail.)
                  --keep-going  run the remaining steps after one fails
   bench [NAME...]
                  Build the named benchmarks in release mode and run them,
                  each printing its table; all of them when none is named.
                  Benchmarks: startstop, ticker, supervisor. Not part of `ci`.
+  broker start|stop|status
+                 A real single-node Apache Kafka (KRaft) on 127.0.0.1 for the
+                 tests: `start` fetches its jars with Maven once (Java 17 and
+                 Maven are installed with apt-get when missing), starts it on
+                 free ports in a temporary directory and prints its bootstrap
+                 address; `stop` ends it and removes its directory.
   help           Print this message (also -h, --help).
-
-`broker` is added by a later issue; it does not exist yet.
 
 Environment:
   XTASK_ROOT     workspace root to work on (default: the parent of xtask/)
@@ -46,6 +53,11 @@ Environment:
   BENCH_REPS     repetitions per side of the supervisor benchmark's start-all
                  and stop-all (default 5)
   BENCH_RESTARTS restarts per side in its restart reaction (default 1000)
+  RUNNER_KAFKA_BROKERS
+                 set by the kafka step for the real-broker tests (the bootstrap
+                 address); run them by hand with
+                 RUNNER_KAFKA_BROKERS=$(cargo xtask broker start) \
+                   cargo test -p runner-kafka --test broker
 
 Exit status: 0 when everything passed, 1 when a step or benchmark failed
 (a benchmark missing its goals still passes), 2 on a usage error.";
@@ -104,7 +116,7 @@ fn run() -> anyhow::Result<ExitCode> {
             let workspace = Workspace::from_env()?;
             // librdkafka is built from source: a C toolchain first, on a fresh machine.
             if args.steps.iter().any(|step| step.compiles()) {
-                prereq::ensure()?;
+                prereq::ensure(&prereq::BUILD_TOOLS)?;
             }
             let passed = ci::run(&workspace, &args.steps, args.keep_going);
             Ok(if passed {
@@ -112,6 +124,14 @@ fn run() -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        "broker" => {
+            let Some(command) = BrokerCommand::parse(rest)? else {
+                println!("{USAGE}");
+                return Ok(ExitCode::SUCCESS);
+            };
+            command.run(&Workspace::from_env()?)?;
+            Ok(ExitCode::SUCCESS)
         }
         "bench" => {
             let Some(args) = BenchArgs::parse(rest)? else {
@@ -192,7 +212,7 @@ mod tests {
         let err = parse(&["fmt", "lint"]).unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown ci step `lint`; valid steps: fmt, clippy, test, doc, loom, tidy"
+            "unknown ci step `lint`; valid steps: fmt, clippy, test, kafka, doc, loom, tidy"
         );
     }
 

@@ -1,7 +1,8 @@
-//! The system tools a build needs beyond Rust: runner-kafka builds librdkafka from source
+//! The system tools xtask needs beyond Rust: runner-kafka builds librdkafka from source
 //! (rdkafka-sys runs its `configure` and `make`), which needs a C compiler, `make` and
-//! `pkg-config`. On a fresh machine `cargo xtask ci` installs what is missing with apt-get
-//! (as root, or through sudo); elsewhere it names what to install.
+//! `pkg-config`; `cargo xtask broker` needs Java and Maven. On a fresh machine they are
+//! installed with apt-get when missing (as root, or through sudo); elsewhere xtask names what
+//! to install.
 
 use std::env;
 use std::path::Path;
@@ -10,7 +11,7 @@ use std::process::Command;
 use anyhow::{Result, bail};
 
 /// Each tool the build needs, with the Debian package that provides it.
-const TOOLS: [(&str, &str); 4] = [
+pub(crate) const BUILD_TOOLS: [(&str, &str); 4] = [
     ("cc", "gcc"),
     ("make", "make"),
     ("pkg-config", "pkg-config"),
@@ -18,31 +19,32 @@ const TOOLS: [(&str, &str); 4] = [
 ];
 
 /// Whether `program` is on the `PATH`.
-fn on_path(program: &str) -> bool {
+pub(crate) fn on_path(program: &str) -> bool {
     env::var_os("PATH").is_some_and(|path| {
         env::split_paths(&path).any(|dir| Path::new(&dir).join(program).is_file())
     })
 }
 
-/// The packages to install: those of the tools not on the `PATH`.
-fn missing(present: impl Fn(&str) -> bool) -> Vec<&'static str> {
-    TOOLS
+/// The packages to install: those of `tools` not on the `PATH`.
+fn missing(tools: &[(&str, &'static str)], present: impl Fn(&str) -> bool) -> Vec<&'static str> {
+    tools
         .iter()
         .filter(|(tool, _)| !present(tool))
         .map(|&(_, package)| package)
         .collect()
 }
 
-/// Installs the missing tools with apt-get, or fails naming them.
-pub(crate) fn ensure() -> Result<()> {
-    let packages = missing(on_path);
+/// Installs the missing `tools` (each with its Debian package) with apt-get, or fails naming
+/// them.
+pub(crate) fn ensure(tools: &[(&str, &'static str)]) -> Result<()> {
+    let packages = missing(tools, on_path);
     if packages.is_empty() {
         return Ok(());
     }
-    println!("==> installing build tools: {}", packages.join(" "));
+    println!("==> installing missing tools: {}", packages.join(" "));
     if !on_path("apt-get") {
         bail!(
-            "missing build tools and no apt-get to install them: install {} and run again",
+            "missing tools and no apt-get to install them: install {} and run again",
             packages.join(", ")
         );
     }
@@ -87,10 +89,10 @@ mod tests {
     #[test]
     fn only_the_missing_tools_packages_are_installed() {
         assert_eq!(
-            missing(|tool| tool != "make" && tool != "cc"),
+            missing(&BUILD_TOOLS, |tool| tool != "make" && tool != "cc"),
             ["gcc", "make"]
         );
-        assert!(missing(|_| true).is_empty());
+        assert!(missing(&BUILD_TOOLS, |_| true).is_empty());
     }
 
     #[test]
