@@ -34,6 +34,7 @@ mod handler;
 mod health;
 mod in_flight;
 mod kafka;
+mod keyed;
 mod ledger;
 pub mod memory;
 mod metrics;
@@ -75,7 +76,7 @@ pub use processor::{BoxError, Message, Processor, ProcessorFactory};
 pub use record::{OutRecord, Record, TopicPartition};
 pub use runner::{
     Builder, DEFAULT_CHANNEL_BUFFER_SIZE, DEFAULT_CLOSE_TIMEOUT, DEFAULT_COMMIT_INTERVAL,
-    DEFAULT_COMMIT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_STUCK_AFTER,
-    DEFAULT_WORKER_SHUTDOWN_TIMEOUT, LifecycleError, MakeClient, Partitioned, PartitionedRunner,
-    SingleThreaded, SingleThreadedRunner,
+    DEFAULT_COMMIT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONCURRENCY, DEFAULT_STUCK_AFTER,
+    DEFAULT_WORKER_SHUTDOWN_TIMEOUT, Keyed, KeyedRunner, LifecycleError, MakeClient, Partitioned,
+    PartitionedRunner, SingleThreaded, SingleThreadedRunner,
 };
