@@ -2,6 +2,10 @@
 //! after the record was processed (its outputs acknowledged by the broker), skipped on purpose,
 //! or dead-lettered.
 //!
+//! Three runners: [`SingleThreadedRunner`] (every record on one task), [`PartitionedRunner`]
+//! (a worker per partition) and [`KeyedRunner`] (a worker per partition, and within it the
+//! records of different keys at once, each key's in order).
+//!
 //! The runners are written against a small client abstraction ([`Client`], [`Producer`]) with
 //! two implementations: rdkafka ([`KafkaClient`], [`KafkaProducer`], made from a
 //! [`KafkaConfig`]; [`MockKafka`] is librdkafka's embedded cluster, for demos and fault
