@@ -24,13 +24,13 @@ use crate::pipeline::{Outcome, Pipeline, Processed};
 use crate::processor::ProcessorFactory;
 use crate::record::{Record, TopicPartition};
 use crate::settings::{Mode, Settings};
-use crate::worker::{Offered, Report, Worker};
+use crate::worker::{Dispatch, Offered, Report, Worker};
 
 /// The processing of one assigned partition.
 enum Slot<P> {
     /// Processed by the engine itself (a single-threaded runner).
     Inline(P),
-    /// Processed by its worker task (a partitioned runner).
+    /// Processed by its worker task (a partitioned or keyed runner).
     Worker(Worker),
 }
 
@@ -293,28 +293,43 @@ where
         }
         for partition in partitions {
             let epoch = self.ledger.assign(&partition);
-            let processor = self.factory.create(&partition);
-            let slot = match self.settings.mode {
-                Mode::Single => Slot::Inline(processor),
+            let (capacity, dispatch) = match self.settings.mode {
+                Mode::Single => {
+                    let processor = self.factory.create(&partition);
+                    self.install(partition, Slot::Inline(processor));
+                    continue;
+                }
                 Mode::Partitioned {
                     channel_buffer_size,
                     ..
-                } => Slot::Worker(Worker::spawn::<K, V, _, _>(
-                    partition.clone(),
-                    epoch,
-                    processor,
-                    Arc::clone(&self.pipeline),
-                    Arc::clone(&self.ledger),
-                    Arc::clone(&self.metrics),
-                    self.reports.clone(),
+                } => (channel_buffer_size, Dispatch::InOrder),
+                Mode::Keyed {
                     channel_buffer_size,
-                )),
+                    max_concurrency,
+                    ..
+                } => (channel_buffer_size, Dispatch::ByKey { max_concurrency }),
             };
-            self.paused.remove(&partition);
-            self.metrics.resumed(&partition);
-            if let Some(old) = self.slots.insert(partition, slot) {
-                end_slot(old, true);
-            }
+            let slot = Slot::Worker(Worker::spawn::<K, V, _, _>(
+                partition.clone(),
+                epoch,
+                Arc::clone(&self.factory),
+                Arc::clone(&self.pipeline),
+                Arc::clone(&self.ledger),
+                Arc::clone(&self.metrics),
+                self.reports.clone(),
+                capacity,
+                dispatch,
+            ));
+            self.install(partition, slot);
+        }
+    }
+
+    /// `partition`'s processing is `slot` now, unpaused; an earlier one is cancelled.
+    fn install(&mut self, partition: TopicPartition, slot: Slot<F::Processor>) {
+        self.paused.remove(&partition);
+        self.metrics.resumed(&partition);
+        if let Some(old) = self.slots.insert(partition, slot) {
+            end_slot(old, true);
         }
     }
 

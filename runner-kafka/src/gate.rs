@@ -1,5 +1,6 @@
 //! [`Gate`]: the backpressure handshake between the engine and a partition's worker. The
-//! engine counts the records it queues; the worker counts those it takes. When the queue is
+//! engine counts the records it queues; the worker counts those it is done with (their
+//! processing ended). When the queue is
 //! full the engine pauses the partition and asks to be woken; the worker wakes it once the
 //! queue has drained to half. Neither side may miss the other: the engine asks, then looks at
 //! the count again itself, so a worker that drained the queue before it could see the request
@@ -30,7 +31,7 @@ impl Gate {
         self.queued.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// The worker took a record. `true`: the engine asked to be woken and the queue is at most
+    /// The worker is done with a record. `true`: the engine asked to be woken and the queue is at most
     /// half full: wake it (the request is consumed).
     pub(crate) fn taken(&self) -> bool {
         let left = self.queued.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);

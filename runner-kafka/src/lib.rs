@@ -2,6 +2,10 @@
 //! after the record was processed (its outputs acknowledged by the broker), skipped on purpose,
 //! or dead-lettered.
 //!
+//! Three runners: [`SingleThreadedRunner`] (every record on one task), [`PartitionedRunner`]
+//! (a worker per partition) and [`KeyedRunner`] (a worker per partition, and within it the
+//! records of different keys at once, each key's in order).
+//!
 //! The runners are written against a small client abstraction ([`Client`], [`Producer`]) with
 //! two implementations: rdkafka ([`KafkaClient`], [`KafkaProducer`], made from a
 //! [`KafkaConfig`]; [`MockKafka`] is librdkafka's embedded cluster, for demos and fault
@@ -34,6 +38,7 @@ mod handler;
 mod health;
 mod in_flight;
 mod kafka;
+mod keyed;
 mod ledger;
 pub mod memory;
 mod metrics;
@@ -75,7 +80,7 @@ pub use processor::{BoxError, Message, Processor, ProcessorFactory};
 pub use record::{OutRecord, Record, TopicPartition};
 pub use runner::{
     Builder, DEFAULT_CHANNEL_BUFFER_SIZE, DEFAULT_CLOSE_TIMEOUT, DEFAULT_COMMIT_INTERVAL,
-    DEFAULT_COMMIT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_STUCK_AFTER,
-    DEFAULT_WORKER_SHUTDOWN_TIMEOUT, LifecycleError, MakeClient, Partitioned, PartitionedRunner,
-    SingleThreaded, SingleThreadedRunner,
+    DEFAULT_COMMIT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONCURRENCY, DEFAULT_STUCK_AFTER,
+    DEFAULT_WORKER_SHUTDOWN_TIMEOUT, Keyed, KeyedRunner, LifecycleError, MakeClient, Partitioned,
+    PartitionedRunner, SingleThreaded, SingleThreadedRunner,
 };

@@ -1,5 +1,5 @@
-//! The runners, [`SingleThreadedRunner`] and [`PartitionedRunner`], and their [`Builder`].
-//! Both are runner-core runners built on runner-lifecycle: `start` resolves once the consumer
+//! The runners, [`SingleThreadedRunner`], [`PartitionedRunner`] and [`KeyedRunner`], and
+//! their [`Builder`]. All are runner-core runners built on runner-lifecycle: `start` resolves once the consumer
 //! joined its group and received its first assignment; `stop` drains, commits, flushes and
 //! closes; a record that fails for good (an error handler's `Fail`) ends the run `Failed`.
 
@@ -42,6 +42,16 @@ pub const DEFAULT_WORKER_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Stuck-partition default: 5 minutes without progress while records wait.
 pub const DEFAULT_STUCK_AFTER: Duration = Duration::from_secs(300);
+/// Max concurrency default (a [`KeyedRunner`]'s): at most 16 records of each partition
+/// processed at once.
+///
+/// # Examples
+///
+/// ```
+/// // Tens of keys in flight per partition keep a slow downstream busy without a thread each.
+/// assert_eq!(runner_kafka::DEFAULT_MAX_CONCURRENCY, 16);
+/// ```
+pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
 /// Close timeout default: 10 s, for the producer's flush and the client's close each.
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -92,7 +102,12 @@ pub struct SingleThreaded;
 #[derive(Debug)]
 pub struct Partitioned;
 
-/// Builds a [`SingleThreadedRunner`] or a [`PartitionedRunner`]; made by their `builder`.
+/// Marker of a [`Builder`] for a [`KeyedRunner`].
+#[derive(Debug)]
+pub struct Keyed;
+
+/// Builds a [`SingleThreadedRunner`], a [`PartitionedRunner`] or a [`KeyedRunner`]; made by
+/// their `builder`.
 ///
 /// | option | default | the reference |
 /// |--------|---------|---------------|
@@ -107,8 +122,9 @@ pub struct Partitioned;
 /// | [`stuck_after`](Builder::stuck_after) | 5 min | — |
 /// | [`close_timeout`](Builder::close_timeout) | 10 s | — |
 /// | [`drain_timeout`](Builder::drain_timeout) | 60 s | `WithDrainTimeout` (60 s, partitioned only) |
-/// | [`channel_buffer_size`](Builder::channel_buffer_size) (partitioned) | 100 | `WithChannelBufferSize` (100) |
-/// | [`worker_shutdown_timeout`](Builder::worker_shutdown_timeout) (partitioned) | 30 s | `WithWorkerShutdownTimeout` (30 s) |
+/// | `channel_buffer_size` (partitioned, keyed) | 100 | `WithChannelBufferSize` (100) |
+/// | `worker_shutdown_timeout` (partitioned, keyed) | 30 s | `WithWorkerShutdownTimeout` (30 s) |
+/// | `max_concurrency` (keyed) | 16 | — (Confluent's Parallel Consumer: `maxConcurrency`, 16) |
 ///
 /// The reference's `WithLogger` is `tracing`: every event is under the `runner::kafka` target.
 #[must_use = "a builder does nothing until `build` is called"]
@@ -127,6 +143,7 @@ pub struct Builder<S, M, F, K, V> {
     channel_buffer_size: usize,
     worker_shutdown_timeout: Duration,
     drain_timeout: Duration,
+    max_concurrency: usize,
     _kind: PhantomData<Kind<S, K, V>>,
 }
 
@@ -166,6 +183,7 @@ where
             channel_buffer_size: DEFAULT_CHANNEL_BUFFER_SIZE,
             worker_shutdown_timeout: DEFAULT_WORKER_SHUTDOWN_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
             _kind: PhantomData,
         }
     }
@@ -239,7 +257,7 @@ where
 
     /// How long the work in flight may take to finish on stop before it is cancelled (and
     /// not committed: the next owner reads it again): the single-threaded runner's record in
-    /// flight, or all the partitioned runner's workers draining their queues; and the
+    /// flight, or all the partitioned (or keyed) runner's workers draining their queues; and the
     /// deliveries of outputs under way.
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
@@ -341,6 +359,86 @@ where
     }
 }
 
+impl<M, F, K, V> Builder<Keyed, M, F, K, V>
+where
+    M: MakeClient,
+    F: ProcessorFactory<K, V>,
+    K: Decode,
+    V: Decode,
+{
+    /// How many records each partition's queue holds before the partition is paused (default
+    /// 100). A keyed worker also takes up to this many records more off its queue to wait for
+    /// their key or a free slot, so that one busy key does not hold the others back.
+    pub fn channel_buffer_size(mut self, size: usize) -> Self {
+        self.channel_buffer_size = size;
+        self
+    }
+
+    /// How long a partition's worker may take to finish after a revoke (its records in flight
+    /// are cancelled), or to drain its queue on stop (default 30 s).
+    pub fn worker_shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.worker_shutdown_timeout = timeout;
+        self
+    }
+
+    /// At most this many records of each partition are processed at once (default
+    /// [`DEFAULT_MAX_CONCURRENCY`], 16): records of different keys, each by a processor of
+    /// its own. The factory makes a partition's first processor when the partition is
+    /// assigned and another whenever a record may start and every processor of the partition
+    /// is busy: at most `max` per partition, each reused for later records (of any key) and
+    /// dropped on revoke. So a processor's state is not per key; keep per-key state in a
+    /// shared map (or a store) if you need it. Zero is a [`BuildError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use runner_kafka::memory::MemoryCluster;
+    /// use runner_kafka::{BuildError, KeyedRunner, Message, OutRecord, TopicPartition};
+    ///
+    /// let cluster = MemoryCluster::new();
+    /// let processors = |_: &TopicPartition| |_: Message<String, String>| async {
+    ///     Ok::<Vec<OutRecord>, Infallible>(Vec::new())
+    /// };
+    /// let make = { let cluster = cluster.clone(); move || Ok(cluster.client("mailer")) };
+    /// let runner = KeyedRunner::builder(make, ["emails"], processors).max_concurrency(64).build();
+    /// assert!(runner.is_ok());
+    ///
+    /// let make = move || Ok(cluster.client("mailer"));
+    /// let zero = KeyedRunner::builder(make, ["emails"], processors).max_concurrency(0).build();
+    /// assert_eq!(zero.unwrap_err(), BuildError::Zero("max concurrency"));
+    /// ```
+    pub fn max_concurrency(mut self, max: usize) -> Self {
+        self.max_concurrency = max;
+        self
+    }
+
+    /// Builds the runner.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`]: an empty name, no topic, a zero duration, buffer size or max
+    /// concurrency.
+    pub fn build(self) -> Result<KeyedRunner, BuildError> {
+        if self.channel_buffer_size == 0 {
+            return Err(BuildError::Zero("channel buffer size"));
+        }
+        if self.worker_shutdown_timeout.is_zero() {
+            return Err(BuildError::Zero("worker shutdown timeout"));
+        }
+        if self.max_concurrency == 0 {
+            return Err(BuildError::Zero("max concurrency"));
+        }
+        let settings = self.settings(Mode::Keyed {
+            channel_buffer_size: self.channel_buffer_size,
+            worker_shutdown_timeout: self.worker_shutdown_timeout,
+            max_concurrency: self.max_concurrency,
+        })?;
+        let (managed, shared) = self.managed(settings)?;
+        Ok(KeyedRunner(Inner { managed, shared }))
+    }
+}
+
 impl<M, F, K, V> Builder<SingleThreaded, M, F, K, V>
 where
     M: MakeClient,
@@ -414,7 +512,7 @@ where
     }
 }
 
-/// A runner's insides, the same for both kinds.
+/// A runner's insides, the same for every kind.
 #[derive(Debug)]
 struct Inner {
     managed: Managed,
@@ -571,4 +669,67 @@ runner!(
     /// held in order until the queue drains below half.
     PartitionedRunner,
     Partitioned
+);
+
+runner!(
+    /// Processes each assigned partition on a worker of its own, and within a partition the
+    /// records of different keys at once (Confluent's Parallel Consumer's key ordering): at
+    /// most [`max_concurrency`](Builder::max_concurrency) records of a partition at a time,
+    /// those of one key (its raw bytes) one at a time, in offset order. Records without a key
+    /// share one key, the null key: they are processed one at a time, in offset order.
+    ///
+    /// Everything else is the [`PartitionedRunner`]'s: the error handling, the backpressure
+    /// (a bounded queue per partition, paused when full), the rebalance barrier (a revoke
+    /// cancels the partition's records in flight, none of them committed) and the drain on
+    /// stop. Records end out of order, so a partition's commit is the end of its unbroken run
+    /// of settled records: a slow record holds its partition's commit back (not its other
+    /// keys' processing) until it ends, and after a revoke or a crash the records after it are
+    /// read again (at least once, as always).
+    ///
+    /// The records of a partition are processed concurrently on its worker's task (as
+    /// `join!` would), not on threads of their own: made for processors that wait (on a
+    /// database, an HTTP service); a processor that computes for long should do so in
+    /// `spawn_blocking`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use std::time::Duration;
+    /// use runner_core::Runner;
+    /// use runner_kafka::memory::MemoryCluster;
+    /// use runner_kafka::{KeyedRunner, Message, OutRecord, TopicPartition};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let cluster = MemoryCluster::new();
+    /// cluster.create_topic("payments", 1)?;
+    /// for (customer, amount) in [("ann", "5"), ("bob", "7"), ("ann", "3"), ("cid", "1")] {
+    ///     cluster.append(&TopicPartition::new("payments", 0), customer, amount)?;
+    /// }
+    ///
+    /// let runner = KeyedRunner::builder(
+    ///     { let cluster = cluster.clone(); move || Ok(cluster.client("ledger")) },
+    ///     ["payments"],
+    ///     // Called once per record processed at the same time (at most `max_concurrency`).
+    ///     |_: &TopicPartition| |payment: Message<String, String>| async move {
+    ///         tokio::time::sleep(Duration::from_secs(1)).await; // a slow service call
+    ///         Ok::<Vec<OutRecord>, Infallible>(Vec::new())
+    ///     },
+    /// )
+    /// .max_concurrency(8)
+    /// .build()?;
+    ///
+    /// let started = tokio::time::Instant::now();
+    /// runner.start().await?;
+    /// // ann's two payments one after the other, bob's and cid's meanwhile: about 2 s, not 4.
+    /// while runner.metrics().processed < 4 {
+    ///     tokio::time::sleep(Duration::from_millis(100)).await;
+    /// }
+    /// assert!(started.elapsed() < Duration::from_secs(3));
+    /// runner.stop().await?;
+    /// assert_eq!(cluster.committed("ledger", &TopicPartition::new("payments", 0)), Some(4));
+    /// # Ok(()) }
+    /// ```
+    KeyedRunner,
+    Keyed
 );

@@ -17,6 +17,14 @@ pub(crate) enum Mode {
         channel_buffer_size: usize,
         worker_shutdown_timeout: Duration,
     },
+    /// A worker per partition, processing records of different keys at once (a
+    /// `KeyedRunner`).
+    Keyed {
+        channel_buffer_size: usize,
+        worker_shutdown_timeout: Duration,
+        /// At most this many records of a partition processed at once (at least 1).
+        max_concurrency: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -32,7 +40,7 @@ pub(crate) struct Settings {
     pub(crate) stuck_after: Duration,
     pub(crate) close_timeout: Duration,
     /// How long the work under way may take to finish on stop: the single-threaded runner's
-    /// record and deliveries, or the partitioned runner's queued records and deliveries.
+    /// record and deliveries, or the partitioned or keyed runner's queued records and deliveries.
     pub(crate) drain_timeout: Duration,
     pub(crate) mode: Mode,
 }
@@ -42,6 +50,10 @@ impl Settings {
         match self.mode {
             Mode::Single => Duration::ZERO,
             Mode::Partitioned {
+                worker_shutdown_timeout,
+                ..
+            }
+            | Mode::Keyed {
                 worker_shutdown_timeout,
                 ..
             } => worker_shutdown_timeout,

@@ -1,12 +1,19 @@
-//! [`Worker`]: the task of one assigned partition in a `PartitionedRunner`. It takes the
-//! partition's records from a bounded queue, in order, through the [`Pipeline`] with the
-//! partition's processor, and settles each in the [`Ledger`]. The engine holds the queue's
-//! other end, and the records that did not fit (the partition is paused meanwhile); the worker
-//! tells it when the queue has drained below half, so it can refill it and resume.
+//! [`Worker`]: the task of one assigned partition in a `PartitionedRunner` or a `KeyedRunner`.
+//! It takes the partition's records from a bounded queue, in order, through the [`Pipeline`]
+//! with the partition's processors, and settles each in the [`Ledger`] when it ends. Which
+//! records may be processed at once is its dispatch policy, [`Lanes`]: one at a time in offset
+//! order (partitioned), or those of different keys at once, each key's in offset order (keyed).
+//! The engine holds the queue's other end, and the records that did not fit (the partition is
+//! paused meanwhile); the worker tells it when the queue has drained below half, so it can
+//! refill it and resume.
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -15,10 +22,11 @@ use crate::decode::Decode;
 use crate::error::Error;
 use crate::gate::Gate;
 use crate::in_flight::InFlight;
+use crate::keyed::{Lane, Lanes, Order, Pushed};
 use crate::ledger::{Ledger, Ticket};
 use crate::metrics::Metrics;
 use crate::pipeline::{Outcome, Pipeline, Processed};
-use crate::processor::Processor;
+use crate::processor::ProcessorFactory;
 use crate::record::{Record, TopicPartition};
 
 /// What a worker tells the engine.
@@ -54,30 +62,41 @@ pub(crate) enum Offered {
 }
 
 impl Worker {
-    /// Spawns the worker of `partition` (assignment `epoch`).
+    /// Spawns the worker of `partition` (assignment `epoch`), dispatching as `dispatch` says;
+    /// its first processor is made now, the others (a keyed worker's) when records need them.
     #[expect(
         clippy::too_many_arguments,
         reason = "one call site, every argument distinct"
     )]
-    pub(crate) fn spawn<K, V, Pr, P>(
+    pub(crate) fn spawn<K, V, F, P>(
         partition: TopicPartition,
         epoch: u64,
-        processor: Pr,
+        factory: Arc<F>,
         pipeline: Arc<Pipeline<P>>,
         ledger: Arc<Ledger>,
         metrics: Arc<Metrics>,
         reports: mpsc::UnboundedSender<Report>,
         capacity: usize,
+        dispatch: Dispatch,
     ) -> Worker
     where
         K: Decode,
         V: Decode,
-        Pr: Processor<K, V>,
+        F: ProcessorFactory<K, V>,
         P: Producer,
     {
         let (queue, records) = mpsc::channel(capacity);
         let gate = Arc::new(Gate::new(capacity));
-        let task = tokio::spawn(work::<K, V, Pr, P>(
+        let lanes = match dispatch {
+            // Nothing is taken off the queue while a record is processed.
+            Dispatch::InOrder => Lanes::new(Order::Partition, 1, 0),
+            // Up to a queue's worth of records more wait for their key (or a free slot).
+            Dispatch::ByKey { max_concurrency } => {
+                Lanes::new(Order::Key, max_concurrency, capacity)
+            }
+        };
+        let processors = Processors::new(factory, partition.clone());
+        let task = tokio::spawn(work::<K, V, F, P>(
             Context {
                 partition,
                 epoch,
@@ -87,7 +106,8 @@ impl Worker {
                 reports,
                 gate: Arc::clone(&gate),
             },
-            processor,
+            processors,
+            lanes,
             records,
         ));
         Worker {
@@ -166,6 +186,88 @@ impl Worker {
     }
 }
 
+/// A worker's dispatch policy: which of its records may be processed at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dispatch {
+    /// One at a time, in offset order, by the partition's one processor (partitioned).
+    InOrder,
+    /// Records of different keys at once, at most `max_concurrency`, each by a processor of
+    /// its own; those of one key one at a time, in offset order (keyed).
+    ByKey { max_concurrency: usize },
+}
+
+/// A partition's processors: the first made with the worker, more as concurrent records need
+/// them (at most one per concurrent record), each reused once its record ends.
+struct Processors<F, Pr> {
+    factory: Arc<F>,
+    partition: TopicPartition,
+    idle: Vec<Pr>,
+}
+
+impl<F, Pr> Processors<F, Pr> {
+    fn new<K, V>(factory: Arc<F>, partition: TopicPartition) -> Self
+    where
+        F: ProcessorFactory<K, V, Processor = Pr>,
+    {
+        let first = factory.create(&partition);
+        Processors {
+            factory,
+            partition,
+            idle: vec![first],
+        }
+    }
+
+    fn take<K, V>(&mut self) -> Pr
+    where
+        F: ProcessorFactory<K, V, Processor = Pr>,
+    {
+        self.idle
+            .pop()
+            .unwrap_or_else(|| self.factory.create(&self.partition))
+    }
+
+    fn put(&mut self, processor: Pr) {
+        self.idle.push(processor);
+    }
+}
+
+/// A record whose processing ended, with what it was processed with.
+struct Ended<Pr> {
+    lane: Lane,
+    processor: Pr,
+    record: Record,
+    ticket: Ticket,
+    processed: Processed,
+}
+
+type Processing<Pr> = Pin<Box<dyn Future<Output = Ended<Pr>> + Send>>;
+
+/// Processes `record` with `processor`; gives both back with the result.
+fn process<K, V, Pr, P>(
+    pipeline: Arc<Pipeline<P>>,
+    mut processor: Pr,
+    lane: Lane,
+    record: Record,
+    ticket: Ticket,
+) -> Processing<Pr>
+where
+    K: Decode,
+    V: Decode,
+    Pr: crate::processor::Processor<K, V>,
+    P: Producer,
+{
+    Box::pin(async move {
+        let processed = pipeline.process::<K, V, Pr>(&mut processor, &record).await;
+        Ended {
+            lane,
+            processor,
+            record,
+            ticket,
+            processed,
+        }
+    })
+}
+
 /// What the worker's task works with.
 struct Context<P> {
     partition: TopicPartition,
@@ -177,18 +279,42 @@ struct Context<P> {
     gate: Arc<Gate>,
 }
 
-async fn work<K, V, Pr, P>(
+async fn work<K, V, F, P>(
     cx: Context<P>,
-    mut processor: Pr,
+    mut processors: Processors<F, F::Processor>,
+    mut lanes: Lanes<(Record, Ticket)>,
     mut records: mpsc::Receiver<(Record, Ticket)>,
 ) where
     K: Decode,
     V: Decode,
-    Pr: Processor<K, V>,
+    F: ProcessorFactory<K, V>,
     P: Producer,
 {
     let mut in_flight = InFlight::new();
+    // The records being processed. Polled by this task: a revoke's abort of the task drops
+    // them with it, so nothing of a revoked partition is processed after the barrier.
+    let mut running: FuturesUnordered<Processing<F::Processor>> = FuturesUnordered::new();
+    let mut open = true;
     loop {
+        // Start what may start: a free slot, and a record whose lane is free.
+        while !in_flight.is_full() {
+            let Some((lane, (record, ticket))) = lanes.next() else {
+                break;
+            };
+            let processor = processors.take::<K, V>();
+            running.push(process::<K, V, _, P>(
+                Arc::clone(&cx.pipeline),
+                processor,
+                lane,
+                record,
+                ticket,
+            ));
+        }
+        if !open && lanes.is_empty() {
+            break;
+        }
+        // Never all disabled: with nothing delivering and nothing running, the lanes hold
+        // nothing (it would have started), so the queue is open and has room.
         tokio::select! {
             biased;
             Some((ticket, outcome)) = in_flight.next(), if !in_flight.is_empty() => {
@@ -196,11 +322,11 @@ async fn work<K, V, Pr, P>(
                     return;
                 }
             }
-            item = records.recv(), if !in_flight.is_full() => {
-                let Some((record, ticket)) = item else {
-                    break;
-                };
-                match cx.pipeline.process::<K, V, Pr>(&mut processor, &record).await {
+            Some(ended) = running.next(), if !running.is_empty() => {
+                let Ended { lane, processor, record, ticket, processed } = ended;
+                lanes.done(&lane);
+                processors.put(processor);
+                match processed {
                     Processed::Outputs(outputs) if !outputs.is_empty() => {
                         let delivery = Arc::clone(&cx.pipeline).deliver(Arc::new(record), outputs);
                         in_flight.start(ticket, delivery);
@@ -214,6 +340,8 @@ async fn work<K, V, Pr, P>(
                         }
                     }
                 }
+                // A record counts against the partition's buffer until its processing ended
+                // (queued, waiting for its key, or processed).
                 if cx.gate.taken() {
                     let _ = cx.reports.send(Report::Drained {
                         partition: cx.partition.clone(),
@@ -221,9 +349,20 @@ async fn work<K, V, Pr, P>(
                     });
                 }
             }
+            item = records.recv(), if open && lanes.has_room() && !in_flight.is_full() => {
+                let Some((record, ticket)) = item else {
+                    open = false;
+                    continue;
+                };
+                let (lane, offset) = (lanes.lane(record.key.as_deref()), record.offset);
+                if lanes.push(lane, offset, (record, ticket)) == Pushed::Behind {
+                    tracing::trace!(target: "runner::kafka", partition = %cx.partition, offset, "kafka.keyed.waiting: an earlier record of its key is processed");
+                }
+            }
         }
     }
-    // The queue is closed (a shutdown): the deliveries under way end first.
+    // The queue is closed (a shutdown) and its records processed: the deliveries under way
+    // end first.
     while let Some((ticket, outcome)) = in_flight.next().await {
         if !cx.settle(&ticket, outcome) {
             return;

@@ -7,13 +7,13 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Clients, Journal, Kind, Script, Setup, Step, TOPIC, both, cluster, committed, processors,
-    runner, tp,
+    Clients, Journal, Kind, Script, Setup, Step, TOPIC, cluster, committed, processors, runner,
+    three, tp,
 };
 use runner_core::{Health, Runner, Status};
 use tokio::time::{Instant, sleep_until};
 
-both!(memory_stays_bounded_under_a_slow_processor);
+three!(memory_stays_bounded_under_a_slow_processor);
 
 /// Records per poll (the cluster's default).
 const PER_POLL: u64 = 100;
@@ -71,7 +71,7 @@ async fn memory_stays_bounded_under_a_slow_processor(kind: Kind) {
             assert_eq!(most, PER_POLL);
             assert_eq!(metrics.pauses, 0);
         }
-        Kind::Partitioned => {
+        Kind::Partitioned | Kind::Keyed => {
             // One poll beyond the queue, plus the record being processed, at most; the
             // partition paused at the client meanwhile, and resumed when drained.
             assert!(most > QUEUE as u64, "something was held: {most}");

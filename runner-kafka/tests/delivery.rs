@@ -7,13 +7,13 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    AnyRunner, Clients, Journal, Kind, SINK, Script, Setup, Step, both, cluster, commits_of,
-    committed, eventually, fill, forward, processors, runner, tp, tp0, values,
+    AnyRunner, Clients, Journal, Kind, SINK, Script, Setup, Step, cluster, commits_of, committed,
+    eventually, fill, forward, processors, runner, three, tp, tp0, values,
 };
 use runner_core::{Runner, State, Status};
 use tokio::time::{Instant, sleep, sleep_until};
 
-both!(
+three!(
     every_record_is_processed_once_in_order_and_committed,
     outputs_are_acknowledged_before_the_offset_is_committed,
     run_until_stops_when_its_future_resolves,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{
     Clients, DLQ, Journal, Kind, SINK, Script, Setup, Step, both, cluster, committed, forward,
-    processors, record_failed, run_error, runner, tp, tp0, values,
+    processors, record_failed, run_error, runner, three, tp, tp0, values,
 };
 use runner_core::{ErrorHistory, Exit, Runner, State, Status};
 use runner_kafka::{
@@ -20,9 +20,8 @@ use runner_kafka::{
 };
 use tokio::time::{Instant, timeout};
 
-both!(
+three!(
     continue_skips_the_record_and_commits_past_it,
-    retry_tries_again_after_the_backoff,
     fail_stops_the_runner_failed_without_committing_the_record,
     run_until_returns_the_failure,
     send_to_dlq_dead_letters_the_record_with_its_headers_then_commits_past_it,
@@ -30,11 +29,17 @@ both!(
     an_undecodable_value_goes_to_the_serde_handler,
     a_panicking_processor_is_a_processing_error,
     a_panic_under_the_default_handler_fails_the_runner_not_the_process,
-    with_max_attempts_retries_then_lets_its_handler_decide,
     a_production_failure_goes_to_the_production_handler,
     a_panicking_error_handler_fails_the_runner_as_fail_would,
     a_transient_poll_error_is_retried_after_the_poll_error_backoff,
     a_fatal_poll_error_fails_the_runner,
+);
+
+// Not run on the keyed runner: they time each attempt of a record from the previous record's end, one record
+// at a time; the keyed runner processes the other keys meanwhile. Their keyed counterparts are in `tests/keyed.rs`.
+both!(
+    retry_tries_again_after_the_backoff,
+    with_max_attempts_retries_then_lets_its_handler_decide,
 );
 
 /// A processor that fails record `bad` of every partition with "bad order", at every attempt.

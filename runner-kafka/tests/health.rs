@@ -7,12 +7,12 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Clients, Journal, Kind, Script, Setup, Step, TOPIC, both, cluster, processors, runner,
+    Clients, Journal, Kind, Script, Setup, Step, TOPIC, cluster, processors, runner, three,
 };
 use runner_core::{Health, Runner, Status};
 use tokio::time::{Instant, sleep_until, timeout};
 
-both!(a_stuck_partition_makes_the_runner_unhealthy_until_it_moves);
+three!(a_stuck_partition_makes_the_runner_unhealthy_until_it_moves);
 
 async fn a_stuck_partition_makes_the_runner_unhealthy_until_it_moves(kind: Kind) {
     let cluster = cluster(TOPIC, 1, 4);

@@ -1,6 +1,6 @@
 //! Helpers shared by the runner tests: a cluster with a topic of records, the clients a runner
 //! makes (with their member ids), a journal of what the processors did and when, scripted
-//! processors, both kinds of runner behind one type, and bounded waits on the paused clock.
+//! processors, the three kinds of runner behind one type, and bounded waits on the paused clock.
 #![allow(
     dead_code,
     unused_imports,
@@ -16,10 +16,10 @@ use runner_core::{ErrorHistory, Exit, Health, Readiness, Runner, Snapshot, Statu
 use runner_kafka::memory::{MemberId, MemoryClient, MemoryCluster, Protocol};
 use runner_kafka::{
     Backoff, BoxError, Builder, ClientError, DEFAULT_CHANNEL_BUFFER_SIZE, DEFAULT_CLOSE_TIMEOUT,
-    DEFAULT_COMMIT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_STUCK_AFTER,
-    DEFAULT_WORKER_SHUTDOWN_TIMEOUT, Error, LifecycleError, MakeClient, Message, MetricsSnapshot,
-    OutRecord, PartitionedRunner, Phase, PhaseHandlers, ProcessorFactory, SingleThreadedRunner,
-    TopicPartition,
+    DEFAULT_COMMIT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONCURRENCY, DEFAULT_STUCK_AFTER,
+    DEFAULT_WORKER_SHUTDOWN_TIMEOUT, Error, KeyedRunner, LifecycleError, MakeClient, Message,
+    MetricsSnapshot, OutRecord, PartitionedRunner, Phase, PhaseHandlers, ProcessorFactory,
+    SingleThreadedRunner, TopicPartition,
 };
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -406,10 +406,11 @@ where
 pub(crate) enum Kind {
     Single,
     Partitioned,
+    Keyed,
 }
 
-/// The settings of a test's runner (both kinds; the channel size and the worker shutdown
-/// timeout only for the partitioned one).
+/// The settings of a test's runner (every kind; the channel size and the worker shutdown
+/// timeout only for the partitioned and keyed ones, the max concurrency only for the keyed).
 #[derive(Clone, Debug)]
 pub(crate) struct Setup {
     pub(crate) name: &'static str,
@@ -422,6 +423,7 @@ pub(crate) struct Setup {
     pub(crate) channel_buffer_size: usize,
     pub(crate) worker_shutdown_timeout: Duration,
     pub(crate) drain_timeout: Duration,
+    pub(crate) max_concurrency: usize,
 }
 
 impl Default for Setup {
@@ -438,6 +440,7 @@ impl Default for Setup {
             channel_buffer_size: DEFAULT_CHANNEL_BUFFER_SIZE,
             worker_shutdown_timeout: DEFAULT_WORKER_SHUTDOWN_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
         }
     }
 }
@@ -491,14 +494,23 @@ where
                 .build()
                 .expect("valid settings"),
         ),
+        Kind::Keyed => AnyRunner::Keyed(
+            configure(KeyedRunner::builder(make, [TOPIC], factory), setup)
+                .channel_buffer_size(setup.channel_buffer_size)
+                .worker_shutdown_timeout(setup.worker_shutdown_timeout)
+                .max_concurrency(setup.max_concurrency)
+                .build()
+                .expect("valid settings"),
+        ),
     }
 }
 
-/// Either runner, as one type, so one test body checks both.
+/// Any runner, as one type, so one test body checks each.
 #[derive(Debug)]
 pub(crate) enum AnyRunner {
     Single(SingleThreadedRunner),
     Partitioned(PartitionedRunner),
+    Keyed(KeyedRunner),
 }
 
 macro_rules! each {
@@ -506,6 +518,7 @@ macro_rules! each {
         match $self {
             AnyRunner::Single($runner) => $body,
             AnyRunner::Partitioned($runner) => $body,
+            AnyRunner::Keyed($runner) => $body,
         }
     };
 }
@@ -654,3 +667,28 @@ macro_rules! both {
     )+};
 }
 pub(crate) use both;
+
+/// Generates `mod $name { single, partitioned, keyed }`: the test `$name(kind)` for each runner.
+macro_rules! three {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            use super::common::Kind;
+
+            #[tokio::test(start_paused = true)]
+            async fn single() {
+                super::$name(Kind::Single).await;
+            }
+
+            #[tokio::test(start_paused = true)]
+            async fn partitioned() {
+                super::$name(Kind::Partitioned).await;
+            }
+
+            #[tokio::test(start_paused = true)]
+            async fn keyed() {
+                super::$name(Kind::Keyed).await;
+            }
+        }
+    )+};
+}
+pub(crate) use three;
