@@ -1,13 +1,13 @@
 //! Random runs against the at-least-once model, on the in-memory cluster and the paused clock:
 //! random partitions and records, random processing results (ok with an output, error then
 //! skipped, error then dead-lettered, panic then skipped, slow), random delivery delays, and
-//! random events (a second member joins, the runner is stopped and started again), with either
-//! runner. Whatever happens:
+//! random events (a second member joins, the runner is stopped and started again), with any
+//! runner (single-threaded, partitioned, keyed). Whatever happens:
 //! - every offset below a committed one was settled (processed with its output on the sink,
 //!   skipped on purpose, or dead-lettered) by some processor;
 //! - in the end every record is committed, so every record was processed at least once;
-//! - each processor (one per partition assignment) saw its partition's offsets in increasing
-//!   order.
+//! - each processor (one per partition assignment; a keyed runner's, per key) saw its
+//!   partition's offsets in increasing order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,8 +18,8 @@ use proptest::prelude::*;
 use runner_core::Runner;
 use runner_kafka::memory::MemoryCluster;
 use runner_kafka::{
-    ErrorAction, ErrorContext, Message, OutRecord, PartitionedRunner, SingleThreadedRunner,
-    TopicPartition,
+    ErrorAction, ErrorContext, KeyedRunner, Message, OutRecord, PartitionedRunner,
+    SingleThreadedRunner, TopicPartition,
 };
 
 const TOPIC: &str = "events";
@@ -49,7 +49,7 @@ fn fate(n: u8) -> Fate {
 
 #[derive(Clone, Debug)]
 struct Case {
-    partitioned: bool,
+    kind: Kind,
     partitions: i32,
     fates: Vec<Vec<u8>>,
     delivery_delay_ms: u64,
@@ -61,7 +61,11 @@ struct Case {
 fn case() -> impl Strategy<Value = Case> {
     (1_i32..=3).prop_flat_map(|partitions| {
         (
-            any::<bool>(),
+            prop_oneof![
+                Just(Kind::Single),
+                Just(Kind::Partitioned),
+                Just(Kind::Keyed)
+            ],
             proptest::collection::vec(
                 proptest::collection::vec(any::<u8>(), 0..20),
                 partitions as usize,
@@ -71,8 +75,8 @@ fn case() -> impl Strategy<Value = Case> {
             proptest::option::of(1_u64..6),
         )
             .prop_map(
-                move |(partitioned, fates, delivery_delay_ms, join_at, restart_at)| Case {
-                    partitioned,
+                move |(kind, fates, delivery_delay_ms, join_at, restart_at)| Case {
+                    kind,
                     partitions,
                     fates,
                     delivery_delay_ms,
@@ -83,13 +87,22 @@ fn case() -> impl Strategy<Value = Case> {
     })
 }
 
-/// What the processors did: (processor id, partition, offset, settled) in order.
-type Journal = Arc<Mutex<Vec<(u64, i32, i64, bool)>>>;
+/// What the processors did: (processor id, partition, offset, settled, key) in order.
+type Journal = Arc<Mutex<Vec<(u64, i32, i64, bool, String)>>>;
 
-/// Either runner, started and stopped alike.
+/// Which runner a case runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Single,
+    Partitioned,
+    Keyed,
+}
+
+/// Any runner, started and stopped alike.
 enum AnyRunner {
     Single(SingleThreadedRunner),
     Partitioned(PartitionedRunner),
+    Keyed(KeyedRunner),
 }
 
 /// Every start and stop is bounded (on the paused clock): a hang fails the case.
@@ -101,6 +114,7 @@ impl AnyRunner {
             match self {
                 AnyRunner::Single(r) => r.start().await,
                 AnyRunner::Partitioned(r) => r.start().await,
+                AnyRunner::Keyed(r) => r.start().await,
             }
         });
         match started.await {
@@ -115,6 +129,7 @@ impl AnyRunner {
             match self {
                 AnyRunner::Single(r) => r.stop().await,
                 AnyRunner::Partitioned(r) => r.stop().await,
+                AnyRunner::Keyed(r) => r.stop().await,
             }
         });
         match stopped.await {
@@ -127,7 +142,7 @@ impl AnyRunner {
 
 fn runner(
     cluster: &MemoryCluster,
-    partitioned: bool,
+    kind: Kind,
     journal: &Journal,
     ids: &Arc<AtomicU64>,
 ) -> AnyRunner {
@@ -139,15 +154,18 @@ fn runner(
     let factory = move |_: &TopicPartition| {
         let id = ids.fetch_add(1, Ordering::SeqCst);
         let journal = Arc::clone(&journal);
-        move |message: Message<(), String>| {
+        move |message: Message<String, String>| {
             let journal = Arc::clone(&journal);
             async move {
                 let fate = fate(message.value.parse::<u8>().unwrap());
                 let mark = |settled| {
-                    journal
-                        .lock()
-                        .unwrap()
-                        .push((id, message.partition, message.offset, settled))
+                    journal.lock().unwrap().push((
+                        id,
+                        message.partition,
+                        message.offset,
+                        settled,
+                        message.key.clone(),
+                    ))
                 };
                 match fate {
                     Fate::Ok => {}
@@ -181,23 +199,31 @@ fn runner(
             ErrorAction::Continue
         }
     };
-    if partitioned {
-        AnyRunner::Partitioned(
+    match kind {
+        Kind::Partitioned => AnyRunner::Partitioned(
             PartitionedRunner::builder(make, [TOPIC], factory)
                 .error_handler(handler)
                 .commit_interval(Duration::from_millis(500))
                 .channel_buffer_size(4)
                 .build()
                 .unwrap(),
-        )
-    } else {
-        AnyRunner::Single(
+        ),
+        Kind::Keyed => AnyRunner::Keyed(
+            KeyedRunner::builder(make, [TOPIC], factory)
+                .error_handler(handler)
+                .commit_interval(Duration::from_millis(500))
+                .channel_buffer_size(4)
+                .max_concurrency(2)
+                .build()
+                .unwrap(),
+        ),
+        Kind::Single => AnyRunner::Single(
             SingleThreadedRunner::builder(make, [TOPIC], factory)
                 .error_handler(handler)
                 .commit_interval(Duration::from_millis(500))
                 .build()
                 .unwrap(),
-        )
+        ),
     }
 }
 
@@ -215,21 +241,23 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         for (p, fates) in case.fates.iter().enumerate() {
             let tp = TopicPartition::new(TOPIC, p as i32);
             for fate in fates {
-                cluster.append(&tp, "", fate.to_string()).unwrap();
+                cluster
+                    .append(&tp, format!("k{}", fate % 3), fate.to_string())
+                    .unwrap();
             }
         }
         cluster.delivery_delay(Duration::from_millis(case.delivery_delay_ms));
         let journal: Journal = Arc::default();
         let ids = Arc::new(AtomicU64::new(0));
 
-        let first = runner(&cluster, case.partitioned, &journal, &ids);
+        let first = runner(&cluster, case.kind, &journal, &ids);
         first.start().await?;
         let mut second = None;
         let t0 = tokio::time::Instant::now();
         for step in 1..=8_u64 {
             tokio::time::sleep_until(t0 + Duration::from_secs(step)).await;
             if case.join_at == Some(step) {
-                let runner = runner(&cluster, case.partitioned, &journal, &ids);
+                let runner = runner(&cluster, case.kind, &journal, &ids);
                 runner.start().await?;
                 second = Some(runner);
             }
@@ -243,7 +271,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
             second.stop().await?;
         }
         // Whatever was left is finished by a last runner.
-        let last = runner(&cluster, case.partitioned, &journal, &ids);
+        let last = runner(&cluster, case.kind, &journal, &ids);
         last.start().await?;
         let ends: BTreeMap<i32, i64> = case
             .fates
@@ -304,13 +332,22 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
                 }
             }
         }
-        // Each processor saw its partition's offsets in increasing order.
-        let mut last_seen: BTreeMap<(u64, i32), i64> = BTreeMap::new();
-        for &(id, p, o, _) in &journal {
-            if let Some(&before) = last_seen.get(&(id, p)) {
-                prop_assert!(o > before, "processor {id} saw {p}@{o} after {p}@{before}");
+        // Each processor saw its partition's offsets in increasing order (a keyed runner's
+        // processor, each key's: its keys run concurrently, each in order).
+        let mut last_seen: BTreeMap<(u64, i32, &str), i64> = BTreeMap::new();
+        for (id, p, o, _, key) in &journal {
+            let key = if case.kind == Kind::Keyed {
+                key.as_str()
+            } else {
+                ""
+            };
+            if let Some(&before) = last_seen.get(&(*id, *p, key)) {
+                prop_assert!(
+                    *o > before,
+                    "processor {id} saw {p}@{o} after {p}@{before} ({key})"
+                );
             }
-            last_seen.insert((id, p), o);
+            last_seen.insert((*id, *p, key), *o);
         }
         Ok(())
     })

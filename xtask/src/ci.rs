@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Result, bail};
 
 use crate::{
-    broker, tidy,
+    broker, chaos, tidy,
     workspace::{Member, Workspace},
 };
 
@@ -164,7 +164,18 @@ impl Step {
                 ]);
                 // The broker's tests share one broker: a few at a time.
                 test.args(["--", "--test-threads", "2"]);
-                Plan::Broker(vec![test])
+                // The short chaos run: consumer processes killed, added and stopped (at least
+                // ten rebalances) while records stream in; it fails if one is lost.
+                let mut chaos = chaos::example(workspace, false);
+                chaos.args([
+                    "--records",
+                    "20000",
+                    "--actions",
+                    "10",
+                    "--interval-ms",
+                    "1500",
+                ]);
+                Plan::Broker(vec![test, chaos])
             }
             Self::Doc => {
                 let mut doc = cargo(&["doc", "--workspace", "--no-deps", "--all-features"]);
@@ -270,6 +281,10 @@ impl Plan {
                 let started = broker::start(workspace)?;
                 for command in &mut commands {
                     command.env(broker::BROKERS_ENV, &started.bootstrap);
+                    // The chaos example takes the address as an argument.
+                    if command.get_args().any(|arg| arg == "chaos") {
+                        command.args(["--brokers", &started.bootstrap]);
+                    }
                 }
                 let ran = run_all(commands);
                 // Keep the broker's log for a failure's diagnosis, then stop what we started.

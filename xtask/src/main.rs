@@ -8,6 +8,7 @@
 
 mod bench;
 mod broker;
+mod chaos;
 mod ci;
 mod prereq;
 mod tidy;
@@ -39,6 +40,11 @@ Commands:
                  Maven are installed with apt-get when missing), starts it on
                  free ports in a temporary directory and prints its bootstrap
                  address; `stop` ends it and removes its directory.
+  chaos kafka    The long chaos run of runner-kafka (not part of `ci`, which runs
+                 a short one): 200,000 records through consumer processes
+                 killed, added and stopped on a real Apache Kafka (started as
+                 by `broker start`, stopped after), then 50,000 on the mock
+                 cluster with broker faults; prints lost and duplicates.
   help           Print this message (also -h, --help).
 
 Environment:
@@ -132,6 +138,23 @@ fn run() -> anyhow::Result<ExitCode> {
             };
             command.run(&Workspace::from_env()?)?;
             Ok(ExitCode::SUCCESS)
+        }
+        "chaos" => {
+            match rest {
+                [what] if what == "kafka" => {}
+                [what] if what == "-h" || what == "--help" => {
+                    println!("{USAGE}");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                _ => return Err(UsageError("`chaos` takes one target: kafka".to_owned()).into()),
+            }
+            let workspace = Workspace::from_env()?;
+            prereq::ensure(&prereq::BUILD_TOOLS)?;
+            Ok(if chaos::kafka(&workspace)? {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         "bench" => {
             let Some(args) = BenchArgs::parse(rest)? else {
