@@ -44,6 +44,7 @@ const PARTITIONS: i32 = 12;
 /// Each member's commit interval and queue per partition: the duplicate bound is made of them.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 const CHANNEL_BUFFER: usize = 16;
+const HELD_BYTES: usize = 2048;
 /// The longest the run waits for the sink to hold every record after the last action.
 const DRAIN_LIMIT: Duration = Duration::from_secs(300);
 
@@ -185,6 +186,8 @@ async fn member(argv: Vec<String>) -> Result<(), BoxError> {
     .name(name.clone())
     .commit_interval(COMMIT_INTERVAL)
     .channel_buffer_size(CHANNEL_BUFFER)
+    // Little held beyond the queue: partitions are paused for backpressure often.
+    .max_held_bytes(HELD_BYTES)
     .build()?;
     runner.start().await?;
     println!("member {name}: joined");
@@ -472,7 +475,8 @@ async fn orchestrate(args: Args) -> Result<bool, BoxError> {
     // membership change cancels at most the queued and in-flight records of the partitions
     // that move.
     let rate = produced as f64 / elapsed.as_secs_f64().max(1.0);
-    let queues = u64::try_from(PARTITIONS)? * CHANNEL_BUFFER as u64;
+    // Each partition's queue, what is held beyond it (records of ~10 bytes) and one poll.
+    let queues = u64::try_from(PARTITIONS)? * (CHANNEL_BUFFER + HELD_BYTES / 10 + 500) as u64;
     let bound = u64::from(kills) * ((rate * COMMIT_INTERVAL.as_secs_f64()) as u64 + queues)
         + u64::from(changes) * queues;
     println!(

@@ -224,9 +224,17 @@ where
                 }
                 Some(Slot::Worker(worker)) => {
                     let partition = partition.clone();
-                    let held = worker.offer(record, ticket) == Offered::Held;
-                    if held && !self.paused.contains(&partition) {
-                        self.pause(&partition);
+                    if worker.offer(record, ticket) == Offered::Queued {
+                        continue;
+                    }
+                    if worker.holds_enough_to_pause() {
+                        if !self.paused.contains(&partition) {
+                            self.pause(&partition);
+                        }
+                    } else if worker.want_wake() {
+                        // Drained meanwhile: move the held records in at once.
+                        let epoch = worker.epoch;
+                        self.refill(&partition, epoch);
                     }
                 }
                 None => {}
@@ -253,7 +261,7 @@ where
         }
         self.paused.insert(partition.clone());
         self.metrics.paused(partition);
-        tracing::debug!(target: "runner::kafka", runner = %self.settings.name, %partition, "kafka.paused: the partition's queue is full");
+        tracing::debug!(target: "runner::kafka", runner = %self.settings.name, %partition, "kafka.paused: the partition's queue is full and a queue's worth of records waits");
         if let Some(Slot::Worker(worker)) = self.slots.get(partition) {
             if worker.want_wake() {
                 let epoch = worker.epoch;
@@ -263,16 +271,18 @@ where
     }
 
     /// A worker's queue drained below half: move its held records in, and resume the
-    /// partition once none is held.
+    /// partition (if it was paused) once none is held.
     fn refill(&mut self, partition: &TopicPartition, epoch: u64) {
         let Some(Slot::Worker(worker)) = self.slots.get_mut(partition) else {
             return;
         };
-        if worker.epoch != epoch || !self.paused.contains(partition) {
-            return; // a report of an earlier assignment, or already resumed
+        if worker.epoch != epoch {
+            return; // a report of an earlier assignment
         }
         if worker.refill() {
-            self.paused.remove(partition);
+            if !self.paused.remove(partition) {
+                return;
+            }
             self.metrics.resumed(partition);
             if let Err(error) = self.client.resume(std::slice::from_ref(partition)) {
                 tracing::warn!(target: "runner::kafka", runner = %self.settings.name, %partition, %error, "kafka.resume failed");
@@ -318,6 +328,7 @@ where
                 Arc::clone(&self.metrics),
                 self.reports.clone(),
                 capacity,
+                self.settings.max_held_bytes,
                 dispatch,
             ));
             self.install(partition, slot);

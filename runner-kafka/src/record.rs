@@ -67,6 +67,17 @@ pub struct Record {
 }
 
 impl Record {
+    /// The bytes of its key, value and headers: what holding it costs, roughly.
+    pub(crate) fn size(&self) -> usize {
+        self.key.as_ref().map_or(0, Vec::len)
+            + self.value.as_ref().map_or(0, Vec::len)
+            + self
+                .headers
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum::<usize>()
+    }
+
     /// A record with no key, value, timestamp or headers.
     pub fn new(topic: impl Into<Arc<str>>, partition: i32, offset: i64) -> Self {
         Record {

@@ -36,6 +36,10 @@ pub const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_COMMIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Channel buffer size default: 100 records per partition (the reference's).
 pub const DEFAULT_CHANNEL_BUFFER_SIZE: usize = 100;
+
+/// The default of `max_held_bytes`: 1 MiB of records per partition held beyond its queue before
+/// the partition is paused.
+pub const DEFAULT_MAX_HELD_BYTES: usize = 1 << 20;
 /// Worker shutdown timeout default: 30 s (the reference's).
 pub const DEFAULT_WORKER_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Drain timeout default: 60 s (the reference's).
@@ -123,6 +127,7 @@ pub struct Keyed;
 /// | [`close_timeout`](Builder::close_timeout) | 10 s | — |
 /// | [`drain_timeout`](Builder::drain_timeout) | 60 s | `WithDrainTimeout` (60 s, partitioned only) |
 /// | `channel_buffer_size` (partitioned, keyed) | 100 | `WithChannelBufferSize` (100) |
+/// | `max_held_bytes` (partitioned, keyed) | 1 MiB | — (the reference pauses as soon as the queue is full) |
 /// | `worker_shutdown_timeout` (partitioned, keyed) | 30 s | `WithWorkerShutdownTimeout` (30 s) |
 /// | `max_concurrency` (keyed) | 16 | — (Confluent's Parallel Consumer: `maxConcurrency`, 16) |
 ///
@@ -141,6 +146,7 @@ pub struct Builder<S, M, F, K, V> {
     close_timeout: Duration,
     error_capacity: usize,
     channel_buffer_size: usize,
+    max_held_bytes: usize,
     worker_shutdown_timeout: Duration,
     drain_timeout: Duration,
     max_concurrency: usize,
@@ -181,6 +187,7 @@ where
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             error_capacity: runner_core::DEFAULT_ERROR_CAPACITY,
             channel_buffer_size: DEFAULT_CHANNEL_BUFFER_SIZE,
+            max_held_bytes: DEFAULT_MAX_HELD_BYTES,
             worker_shutdown_timeout: DEFAULT_WORKER_SHUTDOWN_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
@@ -288,6 +295,7 @@ where
             topics: self.topics.clone(),
             handlers: Arc::new(self.handlers.clone()),
             poll_error_backoff: self.poll_error_backoff.clone(),
+            max_held_bytes: self.max_held_bytes,
             commit_interval: self.commit_interval,
             commit_timeout: self.commit_timeout,
             stuck_after: self.stuck_after,
@@ -331,6 +339,35 @@ where
         self
     }
 
+    /// How many bytes of a partition's records (keys, values, headers) are held beyond its
+    /// queue before the partition is paused at the consumer (default
+    /// [`DEFAULT_MAX_HELD_BYTES`], 1 MiB; 0 pauses as soon as the queue is full). A pause
+    /// makes librdkafka drop what it fetched ahead for the partition and fetch it again on
+    /// resume; holding a little first spares that round trip when the queue drains fast.
+    /// Memory per partition stays bounded: the queue, this many bytes, and one poll's batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use runner_kafka::memory::MemoryCluster;
+    /// use runner_kafka::{Message, OutRecord, PartitionedRunner, TopicPartition};
+    ///
+    /// let cluster = MemoryCluster::new();
+    /// let processors = |_: &TopicPartition| |_: Message<String, String>| async {
+    ///     Ok::<Vec<OutRecord>, Infallible>(Vec::new())
+    /// };
+    /// let make = move || Ok(cluster.client("archiver"));
+    /// let runner = PartitionedRunner::builder(make, ["events"], processors)
+    ///     .max_held_bytes(256 * 1024)
+    ///     .build();
+    /// assert!(runner.is_ok());
+    /// ```
+    pub fn max_held_bytes(mut self, bytes: usize) -> Self {
+        self.max_held_bytes = bytes;
+        self
+    }
+
     /// How long a partition's worker may take to finish after a revoke (its record in flight
     /// is cancelled), or to drain its queue on stop.
     pub fn worker_shutdown_timeout(mut self, timeout: Duration) -> Self {
@@ -371,6 +408,35 @@ where
     /// their key or a free slot, so that one busy key does not hold the others back.
     pub fn channel_buffer_size(mut self, size: usize) -> Self {
         self.channel_buffer_size = size;
+        self
+    }
+
+    /// How many bytes of a partition's records (keys, values, headers) are held beyond its
+    /// queue before the partition is paused at the consumer (default
+    /// [`DEFAULT_MAX_HELD_BYTES`], 1 MiB; 0 pauses as soon as the queue is full). A pause
+    /// makes librdkafka drop what it fetched ahead for the partition and fetch it again on
+    /// resume; holding a little first spares that round trip when the queue drains fast.
+    /// Memory per partition stays bounded: the queue, this many bytes, and one poll's batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use runner_kafka::memory::MemoryCluster;
+    /// use runner_kafka::{Message, OutRecord, KeyedRunner, TopicPartition};
+    ///
+    /// let cluster = MemoryCluster::new();
+    /// let processors = |_: &TopicPartition| |_: Message<String, String>| async {
+    ///     Ok::<Vec<OutRecord>, Infallible>(Vec::new())
+    /// };
+    /// let make = move || Ok(cluster.client("archiver"));
+    /// let runner = KeyedRunner::builder(make, ["events"], processors)
+    ///     .max_held_bytes(256 * 1024)
+    ///     .build();
+    /// assert!(runner.is_ok());
+    /// ```
+    pub fn max_held_bytes(mut self, bytes: usize) -> Self {
+        self.max_held_bytes = bytes;
         self
     }
 

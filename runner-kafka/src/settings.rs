@@ -35,6 +35,9 @@ pub(crate) struct Settings {
     pub(crate) topics: Vec<String>,
     pub(crate) handlers: Arc<PhaseHandlers>,
     pub(crate) poll_error_backoff: Backoff,
+    /// How many bytes of a partition's records the engine holds, beyond its worker's queue,
+    /// before it pauses the partition (partitioned and keyed runners).
+    pub(crate) max_held_bytes: usize,
     pub(crate) commit_interval: Duration,
     pub(crate) commit_timeout: Duration,
     pub(crate) stuck_after: Duration,

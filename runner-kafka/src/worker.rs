@@ -48,6 +48,10 @@ pub(crate) struct Worker {
     queue: Option<mpsc::Sender<(Record, Ticket)>>,
     /// Records that did not fit in the queue, in order; the partition is paused while any wait.
     held: VecDeque<(Record, Ticket)>,
+    /// The bytes of the held records.
+    held_bytes: usize,
+    /// How many bytes of records may be held before the partition is paused.
+    max_held_bytes: usize,
     /// The backpressure handshake with the worker.
     gate: Arc<Gate>,
     task: JoinHandle<()>,
@@ -77,6 +81,7 @@ impl Worker {
         metrics: Arc<Metrics>,
         reports: mpsc::UnboundedSender<Report>,
         capacity: usize,
+        max_held_bytes: usize,
         dispatch: Dispatch,
     ) -> Worker
     where
@@ -114,15 +119,29 @@ impl Worker {
             epoch,
             queue: Some(queue),
             held: VecDeque::new(),
+            held_bytes: 0,
+            max_held_bytes,
             gate,
             task,
         }
     }
 
+    /// Whether it holds more than its budget of bytes: the partition must be paused. (Below
+    /// that the records wait in the engine unpaused: a pause makes librdkafka drop what it
+    /// fetched ahead and fetch it again on resume, which costs far more than holding a few.)
+    pub(crate) fn holds_enough_to_pause(&self) -> bool {
+        self.held_bytes > self.max_held_bytes
+    }
+
+    fn hold(&mut self, item: (Record, Ticket)) {
+        self.held_bytes += item.0.size();
+        self.held.push_back(item);
+    }
+
     /// Hands `record` to the worker, or holds it if the queue is full (or others wait).
     pub(crate) fn offer(&mut self, record: Record, ticket: Ticket) -> Offered {
-        if !self.held.is_empty() {
-            self.held.push_back((record, ticket));
+        if !self.held.is_empty() || self.queue.is_none() {
+            self.hold((record, ticket));
             return Offered::Held;
         }
         let Some(queue) = &self.queue else {
@@ -136,7 +155,7 @@ impl Worker {
             Err(
                 mpsc::error::TrySendError::Full(item) | mpsc::error::TrySendError::Closed(item),
             ) => {
-                self.held.push_back(item);
+                self.hold(item);
                 Offered::Held
             }
         }
@@ -155,8 +174,12 @@ impl Worker {
             return self.held.is_empty();
         };
         while let Some(item) = self.held.pop_front() {
+            let size = item.0.size();
             match queue.try_send(item) {
-                Ok(()) => self.gate.queued(),
+                Ok(()) => {
+                    self.held_bytes -= size;
+                    self.gate.queued();
+                }
                 Err(
                     mpsc::error::TrySendError::Full(item) | mpsc::error::TrySendError::Closed(item),
                 ) => {

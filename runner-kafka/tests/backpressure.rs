@@ -1,6 +1,8 @@
 //! Backpressure on the in-memory cluster, on the paused clock: with a slow processor and a
 //! large backlog, the records a runner holds stay bounded; the partitioned runner pauses a
-//! partition at the client while its queue is full and resumes it once nothing is held.
+//! partition at the client while its queue is full and more than `max_held_bytes` of its
+//! records wait (most tests set it to 0: paused as soon as the queue is full), and resumes it
+//! once nothing is held.
 
 mod common;
 
@@ -26,6 +28,8 @@ async fn memory_stays_bounded_under_a_slow_processor(kind: Kind) {
     let clients = Clients::new(&cluster);
     let setup = Setup {
         channel_buffer_size: QUEUE,
+        // Paused as soon as the queue is full: nothing held unpaused.
+        max_held_bytes: 0,
         ..Setup::default()
     };
     let factory = processors(&journal, "a", |_, _| {
@@ -96,6 +100,8 @@ async fn a_partition_is_resumed_once_drained_below_half_and_nothing_is_held() {
     let clients = Clients::new(&cluster);
     let setup = Setup {
         channel_buffer_size: QUEUE,
+        // Paused as soon as the queue is full: nothing held unpaused.
+        max_held_bytes: 0,
         ..Setup::default()
     };
     let factory = processors(&journal, "a", |_, _| {
@@ -149,6 +155,8 @@ async fn the_other_partitions_flow_while_one_is_paused() {
     let clients = Clients::new(&cluster).max_records(50);
     let setup = Setup {
         channel_buffer_size: QUEUE,
+        // Paused as soon as the queue is full: nothing held unpaused.
+        max_held_bytes: 0,
         ..Setup::default()
     };
     let factory = processors(&journal, "a", |message, _| {
@@ -167,5 +175,73 @@ async fn the_other_partitions_flow_while_one_is_paused() {
         Some("partition orders/0 is paused for backpressure")
     );
     common::eventually("1 committed", || committed(&cluster, &tp(1)) == Some(100)).await;
+    runner.stop().await.unwrap();
+}
+
+/// Records are held unpaused up to the byte budget (with librdkafka, a pause drops what it
+/// fetched ahead: holding a little spares that); past the budget the partition is paused all
+/// the same, and what is held stays within queue + budget + one poll.
+#[tokio::test(start_paused = true)]
+async fn records_are_held_unpaused_up_to_the_byte_budget() {
+    const SIZE: usize = 100;
+    // More than a poll's worth (100 records): a processor that keeps up never passes it.
+    const BUDGET: usize = 150 * SIZE;
+    let cluster = runner_kafka::memory::MemoryCluster::new();
+    cluster.create_topic(TOPIC, 1).unwrap();
+    for i in 0..1000 {
+        let value = format!("{i:0>width$}", width = SIZE);
+        cluster.append(&tp(0), "", value).unwrap();
+    }
+    let journal = Journal::new();
+    let clients = Clients::new(&cluster);
+    let setup = |max_held_bytes| Setup {
+        channel_buffer_size: QUEUE,
+        max_held_bytes,
+        ..Setup::default()
+    };
+
+    // Within the default budget (1 MiB, here the whole backlog): held records move in as the
+    // queue drains, and the partition is never paused.
+    let fast = processors(&journal, "fast", |_, _| Script::ok());
+    let first = runner(
+        Kind::Partitioned,
+        clients.make(),
+        fast,
+        &setup(runner_kafka::DEFAULT_MAX_HELD_BYTES),
+    );
+    first.start().await.unwrap();
+    common::eventually("all done", || journal.count(Step::Done) == 1000).await;
+    assert_eq!(first.metrics().pauses, 0, "held, never paused");
+    first.stop().await.unwrap();
+
+    // A slow one: paused once the budget is passed; what is held stays bounded.
+    let cluster = common::cluster(TOPIC, 1, 0);
+    for i in 0..1000 {
+        cluster
+            .append(&tp(0), "", format!("{i:0>width$}", width = SIZE))
+            .unwrap();
+    }
+    let journal = Journal::new();
+    let clients = Clients::new(&cluster);
+    let slow = processors(&journal, "slow", |_, _| {
+        Script::ok().after(Duration::from_millis(100))
+    });
+    let runner = runner(Kind::Partitioned, clients.make(), slow, &setup(BUDGET));
+    let t0 = Instant::now();
+    runner.start().await.unwrap();
+    let mut most = 0;
+    for step in 1..=100_u32 {
+        sleep_until(t0 + Duration::from_millis(50) * step - Duration::from_millis(25)).await;
+        let metrics = runner.metrics();
+        most = most.max(metrics.in_flight());
+    }
+    let metrics = runner.metrics();
+    assert!(metrics.pauses >= 1, "paused past the budget: {metrics:?}");
+    let bound = QUEUE as u64 + (BUDGET / SIZE) as u64 + PER_POLL + 1;
+    assert!(
+        most > QUEUE as u64 + (BUDGET / SIZE) as u64,
+        "the budget was used: {most}"
+    );
+    assert!(most <= bound, "held {most}, more than {bound}");
     runner.stop().await.unwrap();
 }

@@ -402,6 +402,7 @@ async fn a_paused_partition_revoked_and_assigned_again_is_resumed() {
     let clients = Clients::new(&cluster);
     let setup = Setup {
         channel_buffer_size: 2,
+        max_held_bytes: 0, // paused as soon as the queue is full
         ..Setup::default()
     };
     let runner = runner(

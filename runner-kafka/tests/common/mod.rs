@@ -421,6 +421,7 @@ pub(crate) struct Setup {
     pub(crate) close_timeout: Duration,
     pub(crate) poll_error_backoff: Backoff,
     pub(crate) channel_buffer_size: usize,
+    pub(crate) max_held_bytes: usize,
     pub(crate) worker_shutdown_timeout: Duration,
     pub(crate) drain_timeout: Duration,
     pub(crate) max_concurrency: usize,
@@ -438,6 +439,7 @@ impl Default for Setup {
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             poll_error_backoff: Backoff::default(),
             channel_buffer_size: DEFAULT_CHANNEL_BUFFER_SIZE,
+            max_held_bytes: runner_kafka::DEFAULT_MAX_HELD_BYTES,
             worker_shutdown_timeout: DEFAULT_WORKER_SHUTDOWN_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
@@ -490,6 +492,7 @@ where
         Kind::Partitioned => AnyRunner::Partitioned(
             configure(PartitionedRunner::builder(make, [TOPIC], factory), setup)
                 .channel_buffer_size(setup.channel_buffer_size)
+                .max_held_bytes(setup.max_held_bytes)
                 .worker_shutdown_timeout(setup.worker_shutdown_timeout)
                 .build()
                 .expect("valid settings"),
@@ -497,6 +500,7 @@ where
         Kind::Keyed => AnyRunner::Keyed(
             configure(KeyedRunner::builder(make, [TOPIC], factory), setup)
                 .channel_buffer_size(setup.channel_buffer_size)
+                .max_held_bytes(setup.max_held_bytes)
                 .worker_shutdown_timeout(setup.worker_shutdown_timeout)
                 .max_concurrency(setup.max_concurrency)
                 .build()
