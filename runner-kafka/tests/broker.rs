@@ -456,6 +456,7 @@ async fn backpressure_pauses_and_resumes_partitions() {
         forwarding("a", &journal, &sink, Duration::from_millis(5)),
     )
     .channel_buffer_size(4)
+    .max_held_bytes(0) // paused as soon as the queue is full
     .commit_interval(Duration::from_millis(200))
     .build()
     .unwrap();
