@@ -110,8 +110,13 @@ const WORKER_THREADS: usize = 2;
 const MOCK_PARTITION_BYTES: u64 = 4_500_000;
 /// Bytes of a record in a batch beyond its key and value (lengths, deltas, attributes).
 const RECORD_OVERHEAD: u64 = 16;
-/// The longest any consumer may take to read its backlog.
-const CONSUME_TIMEOUT: Duration = Duration::from_secs(300);
+/// The longest a consumer may take to get its first record (a group join on the mock cluster
+/// takes about 3 s).
+const FIRST_RECORD_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long one throughput run may read, from its first record, when `BENCH_KAFKA_RUN_SECONDS`
+/// is not set: a run cut there is measured on what it read (and says so), which keeps the
+/// whole bench within minutes however slow a runner is.
+const DEFAULT_RUN_SECONDS: u64 = 15;
 /// The longest a runner's stop or a raw consumer's close is awaited.
 const CLOSE_BUDGET: Duration = Duration::from_secs(20);
 /// Records per second streamed in during the rebalance scenario.
@@ -198,6 +203,8 @@ struct Sizes {
     reps: u64,
     rss_seconds: u64,
     rebalances: u64,
+    /// See [`DEFAULT_RUN_SECONDS`].
+    run_budget: Duration,
     /// Which scenarios run (`BENCH_KAFKA_SCENARIOS`, digits; default all: `1234`).
     scenarios: [bool; 4],
     /// The partitioned and keyed runners' `channel_buffer_size` (`BENCH_KAFKA_CHANNEL_BUFFER`;
@@ -215,6 +222,11 @@ impl Sizes {
             reps: env_number("BENCH_KAFKA_REPS", DEFAULT_REPS, 1)?,
             rss_seconds: env_number("BENCH_KAFKA_RSS_SECONDS", DEFAULT_RSS_SECONDS, 1)?,
             rebalances: env_number("BENCH_KAFKA_REBALANCES", DEFAULT_REBALANCES, 1)?,
+            run_budget: Duration::from_secs(env_number(
+                "BENCH_KAFKA_RUN_SECONDS",
+                DEFAULT_RUN_SECONDS,
+                1,
+            )?),
             scenarios: {
                 let text = std::env::var("BENCH_KAFKA_SCENARIOS").unwrap_or_else(|_| "1234".into());
                 if text.is_empty() || !text.chars().all(|c| ('1'..='4').contains(&c)) {
@@ -537,21 +549,51 @@ impl Probe {
         (self.count() as f64 * 1e9 / span as f64) as u64
     }
 
-    /// Waits until `total` records were processed.
-    async fn wait_for(&self, total: u64, timeout: Duration) -> Res<()> {
+    /// Whether the run is over: `total` records processed, or `budget` spent since the first.
+    fn done(&self, total: u64, budget: Duration) -> bool {
+        let first = self.first_ns();
+        self.count() >= total || (first != 0 && now_ns().saturating_sub(first) > nanos(budget))
+    }
+
+    /// Waits until the run is [`done`](Self::done).
+    async fn wait_for(&self, total: u64, budget: Duration) -> Res<()> {
         let started = Instant::now();
-        while self.count() < total {
-            if started.elapsed() > timeout {
-                return Err(format!(
-                    "only {} of {total} records processed in {timeout:?}",
-                    self.count()
-                )
-                .into());
+        while !self.done(total, budget) {
+            if self.first_ns() == 0 && started.elapsed() > FIRST_RECORD_TIMEOUT {
+                return Err(format!("no record processed in {FIRST_RECORD_TIMEOUT:?}").into());
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         Ok(())
     }
+
+    /// What the run measured, once done.
+    fn measured(&self, of: u64) -> Rate {
+        Rate {
+            per_second: self.rate(),
+            read: self.count().min(of),
+            of,
+        }
+    }
+}
+
+/// A throughput run's result.
+#[derive(Debug, Clone, Copy)]
+struct Rate {
+    /// Records per second from the first record to the last.
+    per_second: u64,
+    /// Records read: fewer than `of` when the run was cut at its budget.
+    read: u64,
+    of: u64,
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// `*` for a run cut at its budget.
+fn cut_mark(rate: &Rate) -> &'static str {
+    if rate.read < rate.of { "*" } else { "" }
 }
 
 /// Burns the CPU for `iterations` rounds of a loop the compiler cannot remove.
@@ -815,19 +857,28 @@ async fn runner_rate(
     group: &str,
     work: Work,
     options: Options,
-) -> Res<u64> {
+    budget: Duration,
+) -> Res<Rate> {
     let probe = Arc::new(Probe::default());
     let config = runner_config(cluster.bootstrap(), group);
     let runner = AnyRunner::build(kind, config, &backlog.topic, &probe, work, options)?;
     runner.start().await?;
-    let read = probe.wait_for(backlog.records, CONSUME_TIMEOUT).await;
+    let read = probe.wait_for(backlog.records, budget).await;
+    // Measured before the stop, which drains what is queued.
+    let rate = probe.measured(backlog.records);
     runner.stop().await;
     read?;
-    Ok(probe.rate())
+    Ok(rate)
 }
 
 /// Reads `backlog` with the raw loop (a group of its own) doing `work`; its records/s.
-async fn raw_rate(cluster: &Cluster, backlog: &Backlog, group: &str, work: Work) -> Res<u64> {
+async fn raw_rate(
+    cluster: &Cluster,
+    backlog: &Backlog,
+    group: &str,
+    work: Work,
+    budget: Duration,
+) -> Res<Rate> {
     let probe = Arc::new(Probe::default());
     let (bootstrap, group, topic, total) = (
         cluster.bootstrap().to_owned(),
@@ -843,20 +894,16 @@ async fn raw_rate(cluster: &Cluster, backlog: &Backlog, group: &str, work: Work)
             &topic,
             &counted,
             work,
-            &|probe| probe.count() >= total,
-            Instant::now() + CONSUME_TIMEOUT,
+            &|probe| probe.done(total, budget),
+            Instant::now() + FIRST_RECORD_TIMEOUT + budget,
         )
         .map_err(|error| error.to_string())
     })
     .await??;
-    if probe.count() < total {
-        return Err(format!(
-            "the raw consumer read {} of {total} records in {CONSUME_TIMEOUT:?}",
-            probe.count()
-        )
-        .into());
+    if probe.count() == 0 {
+        return Err(format!("the raw consumer read nothing in {FIRST_RECORD_TIMEOUT:?}").into());
     }
-    Ok(probe.rate())
+    Ok(probe.measured(total))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -875,7 +922,7 @@ async fn throughput(
         Some(Kind::Partitioned),
         Some(Kind::Keyed),
     ];
-    let mut rates: [Vec<u64>; 4] = Default::default();
+    let mut rates: [Vec<Rate>; 4] = Default::default();
     for rep in 0..sizes.reps {
         for turn in 0..sides.len() {
             // The order rotates with each repetition.
@@ -883,7 +930,7 @@ async fn throughput(
             let name = sides[at].map_or("raw", Kind::name);
             let group = format!("{}-{name}-{rep}", backlog.topic);
             let rate = match sides[at] {
-                None => raw_rate(cluster, backlog, &group, Work::Nothing).await?,
+                None => raw_rate(cluster, backlog, &group, Work::Nothing, sizes.run_budget).await?,
                 Some(kind) => {
                     runner_rate(
                         kind,
@@ -892,6 +939,7 @@ async fn throughput(
                         &group,
                         Work::Nothing,
                         Options::of(sizes),
+                        sizes.run_budget,
                     )
                     .await?
                 }
@@ -899,16 +947,18 @@ async fn throughput(
             rates[at].push(rate);
         }
     }
-    let each = |rates: &[u64]| {
+    let each = |rates: &[Rate]| {
         rates
             .iter()
-            .map(|rate| format!("{}k", rate / 1000))
+            .map(|rate| format!("{}k{}", rate.per_second / 1000, cut_mark(rate)))
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let raw = median(&mut rates[0].clone());
+    let median_of =
+        |rates: &[Rate]| median(&mut rates.iter().map(|rate| rate.per_second).collect::<Vec<_>>());
+    let raw = median_of(&rates[0]);
     for (at, kind) in Kind::ALL.into_iter().enumerate() {
-        let ours = median(&mut rates[at + 1].clone());
+        let ours = median_of(&rates[at + 1]);
         table.row(Row::ratio_at_least(
             format!("1 no-op: {} vs raw BaseConsumer", kind.name()),
             per_second(ours),
@@ -918,10 +968,12 @@ async fn throughput(
         ));
     }
     table.note(format!(
-        "1 no-op: {} records, median of {} (order rotating); each rec/s: raw [{}], \
-         SingleThreaded [{}], Partitioned [{}], Keyed [{}]",
+        "1 no-op: {} records, median of {} (order rotating); each rec/s (* = cut at {} s from \
+         its first record, measured on what it read): raw [{}], SingleThreaded [{}], \
+         Partitioned [{}], Keyed [{}]",
         backlog.records,
         sizes.reps,
+        sizes.run_budget.as_secs(),
         each(&rates[0]),
         each(&rates[1]),
         each(&rates[2]),
@@ -949,6 +1001,7 @@ async fn cpu_bound(
         &group("single", spread),
         Work::Spin(spin),
         Options::of(sizes),
+        sizes.run_budget,
     )
     .await?;
     let partitioned = runner_rate(
@@ -958,6 +1011,7 @@ async fn cpu_bound(
         &group("partitioned", spread),
         Work::Spin(spin),
         Options::of(sizes),
+        sizes.run_budget,
     )
     .await?;
     table.row(Row::ratio_at_least(
@@ -966,9 +1020,9 @@ async fn cpu_bound(
             SPIN.as_micros(),
             spread.partitions
         ),
-        per_second(partitioned),
-        per_second(single),
-        ratio(partitioned, single),
+        per_second(partitioned.per_second),
+        per_second(single.per_second),
+        ratio(partitioned.per_second, single.per_second),
         SPEEDUP_GOAL,
     ));
     let one_partitioned = runner_rate(
@@ -978,6 +1032,7 @@ async fn cpu_bound(
         &group("partitioned", one),
         Work::Spin(spin),
         Options::of(sizes),
+        sizes.run_budget,
     )
     .await?;
     let keyed = runner_rate(
@@ -987,6 +1042,7 @@ async fn cpu_bound(
         &group("keyed", one),
         Work::SpinBlocking(spin),
         Options::of(sizes),
+        sizes.run_budget,
     )
     .await?;
     let keyed_inline = runner_rate(
@@ -996,27 +1052,36 @@ async fn cpu_bound(
         &group("keyed-inline", one),
         Work::Spin(spin),
         Options::of(sizes),
+        sizes.run_budget,
     )
     .await?;
     table.row(Row::ratio_at_least(
         format!("2 cpu, 1 partition, {KEYS} keys: Keyed (spawn_blocking) vs Partitioned"),
-        per_second(keyed),
-        per_second(one_partitioned),
-        ratio(keyed, one_partitioned),
+        per_second(keyed.per_second),
+        per_second(one_partitioned.per_second),
+        ratio(keyed.per_second, one_partitioned.per_second),
         SPEEDUP_GOAL,
     ));
     table.row(Row::context(
         "2 cpu, 1 partition: Keyed (spin inline) vs Partitioned".to_owned(),
-        per_second(keyed_inline),
-        per_second(one_partitioned),
-        Some(ratio(keyed_inline, one_partitioned)),
+        per_second(keyed_inline.per_second),
+        per_second(one_partitioned.per_second),
+        Some(ratio(keyed_inline.per_second, one_partitioned.per_second)),
     ));
     table.note(format!(
-        "2 cpu: {} records on {} partitions, {} on 1; one run each; the loop is {spin} iterations \
-         (calibrated to {} µs); a single thread's ceiling is {} rec/s",
+        "2 cpu: {} records on {} partitions, {} on 1; one run each, cut at {} s from its first \
+         record; read: SingleThreaded {}, Partitioned {}, on 1 partition Partitioned {}, Keyed {}, \
+         Keyed inline {}; the loop is {spin} iterations (calibrated to {} µs); one thread's \
+         ceiling is {}",
         spread.records,
         spread.partitions,
         one.records,
+        sizes.run_budget.as_secs(),
+        single.read,
+        partitioned.read,
+        one_partitioned.read,
+        keyed.read,
+        keyed_inline.read,
         SPIN.as_micros(),
         per_second((1e6 / SPIN.as_micros() as f64) as u64),
     ));
