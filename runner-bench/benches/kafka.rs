@@ -805,7 +805,8 @@ fn raw_config(bootstrap: &str, group: &str) -> ClientConfig {
 }
 
 /// A raw `BaseConsumer` poll loop in `group` reading `topic`: each record is dropped at once,
-/// after its [`Work`] (done on this thread), and counted, until `done` says so or `deadline`.
+/// after its [`Work`] (done on this thread; not a sleep), and counted, until `done` says so or
+/// `deadline`.
 fn raw_consume(
     bootstrap: &str,
     group: &str,
@@ -824,7 +825,8 @@ fn raw_consume(
             match work {
                 Work::Nothing => {}
                 Work::Spin(iterations) | Work::SpinBlocking(iterations) => spin(iterations),
-                Work::Sleep(duration) => std::thread::sleep(duration),
+                // The memory scenario's raw side is `raw_slow`.
+                Work::Sleep(_) => return Err("the raw poll loop does not sleep".into()),
             }
             probe.record();
         }
@@ -1198,27 +1200,14 @@ fn rss_child(args: &[String]) -> Res<()> {
     let idle = rss_now()?;
     let started = Instant::now();
     let peak_sampled = if side == "raw" {
-        let (bootstrap, group, topic, counted) = (
-            bootstrap.clone(),
-            group.clone(),
-            topic.clone(),
-            Arc::clone(&probe),
-        );
-        let consumer = std::thread::spawn(move || {
-            raw_consume(
-                &bootstrap,
-                &group,
-                &topic,
-                &counted,
-                Work::Sleep(SLOW),
-                &|_| false,
-                started + seconds,
-            )
-            .map_err(|error| error.to_string())
-        });
-        let peak = sample_rss(started + seconds)?;
-        consumer.join().map_err(|_| "the raw consumer panicked")??;
-        peak
+        runtime.block_on(async {
+            let (consumed, peak) = tokio::join!(
+                raw_slow(bootstrap, group, topic, &probe, started + seconds),
+                sample_rss(started + seconds)
+            );
+            consumed?;
+            peak
+        })?
     } else {
         let kind = Kind::from_name(side).ok_or_else(|| format!("no runner {side:?}"))?;
         runtime.block_on(async {
@@ -1232,10 +1221,7 @@ fn rss_child(args: &[String]) -> Res<()> {
                 Options::of(Sizes::from_env()?),
             )?;
             runner.start().await?;
-            let peak = tokio::task::spawn_blocking(move || {
-                sample_rss(started + seconds).map_err(|error| error.to_string())
-            })
-            .await??;
+            let peak = sample_rss(started + seconds).await?;
             runner.stop().await;
             Ok::<_, BoxError>(peak)
         })?
@@ -1261,13 +1247,38 @@ fn rss_peak() -> Res<u64> {
 }
 
 /// The largest resident set seen, sampled every 50 ms until `until`.
-fn sample_rss(until: Instant) -> Res<u64> {
+async fn sample_rss(until: Instant) -> Res<u64> {
     let mut peak = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
     while Instant::now() < until {
+        tick.tick().await;
         peak = peak.max(rss_now()?);
-        std::thread::sleep(Duration::from_millis(50));
     }
     Ok(peak)
+}
+
+/// The raw side of the memory scenario: a `BaseConsumer` polled without blocking on the
+/// runtime, each record dropped at once, then [`SLOW`] of `tokio::time::sleep` (as the runners'
+/// slow processor), until `until`.
+async fn raw_slow(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    probe: &Probe,
+    until: Instant,
+) -> Res<()> {
+    let consumer: BaseConsumer = raw_config(bootstrap, group).create()?;
+    consumer.subscribe(&[topic])?;
+    while Instant::now() < until {
+        // Nothing yet, or a transient error (a runner retries those too): wait a little.
+        let got = matches!(consumer.poll(Duration::ZERO), Some(Ok(_)));
+        tokio::time::sleep(SLOW).await;
+        if got {
+            probe.record();
+        }
+    }
+    close_raw(consumer);
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1321,41 +1332,42 @@ impl Commits {
 }
 
 /// Streams [`STREAM_RATE`] records per second to `topic` until `stop`; how many it sent.
-fn stream(bootstrap: &str, topic: &str, partitions: u64, stop: &AtomicBool) -> Res<u64> {
-    let producer = producer(bootstrap)?;
+async fn stream(
+    bootstrap: String,
+    topic: String,
+    partitions: u64,
+    stop: Arc<AtomicBool>,
+) -> Res<u64> {
+    let producer = producer(&bootstrap)?;
     let mut value = vec![b'v'; 100];
-    let tick = Duration::from_millis(10);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
     let per_tick = STREAM_RATE / 100;
-    let mut next = Instant::now();
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
+        tick.tick().await;
         for _ in 0..per_tick {
-            send(&producer, topic, partitions, n, &mut value)?;
+            send(&producer, &topic, partitions, n, &mut value)?;
             n += 1;
         }
         producer.poll(Duration::ZERO);
-        next += tick;
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
-    producer.flush(Duration::from_secs(10))?;
+    tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10)))
+        .await?
+        .map_err(|error| error.to_string())?;
     Ok(n)
 }
 
 async fn rebalances(cluster: &Cluster, topic: &str, sizes: Sizes, table: &mut Table) -> Res<()> {
     let stop_stream = Arc::new(AtomicBool::new(false));
-    let streaming = std::thread::spawn({
-        let (bootstrap, topic, stop) = (
-            cluster.bootstrap().to_owned(),
-            topic.to_owned(),
-            Arc::clone(&stop_stream),
-        );
-        move || {
-            stream(&bootstrap, &topic, sizes.partitions, &stop).map_err(|error| error.to_string())
-        }
-    });
+    let streaming = tokio::spawn(stream(
+        cluster.bootstrap().to_owned(),
+        topic.to_owned(),
+        sizes.partitions,
+        Arc::clone(&stop_stream),
+    ));
     let result = rebalance_cycles(cluster, topic, sizes).await;
     stop_stream.store(true, Ordering::Relaxed);
-    let streamed = streaming.join().map_err(|_| "the stream panicked")??;
+    let streamed = streaming.await??;
     let (commits, join_to_revoke, revoke_to_resumed) = result?;
 
     let (mut latencies, n) = (commits.latencies.clone(), commits.latencies.len());
