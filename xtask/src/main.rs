@@ -68,6 +68,9 @@ Environment:
                  partition, so it reads fewer)
   BENCH_KAFKA_REPS
                  repetitions of its no-op throughput runs (default 3)
+  BENCH_KAFKA_RUN_SECONDS
+                 the most each throughput run reads from its first record
+                 (default 15; a run cut there is measured on what it read)
   BENCH_KAFKA_CPU_RECORDS
                  records of its CPU-bound runs (default 200000)
   BENCH_KAFKA_RSS_SECONDS
