@@ -61,15 +61,30 @@ pub fn ratio(ours: u64, baseline: u64) -> f64 {
 ///
 /// If the file cannot be read or has no `VmRSS` line in kB.
 pub fn resident_bytes() -> BoxResult<u64> {
+    status_bytes("VmRSS")
+}
+
+/// This process's peak resident set so far (its high-water mark), in bytes, from
+/// `/proc/self/status`.
+///
+/// # Errors
+///
+/// If the file cannot be read or has no `VmHWM` line in kB.
+pub fn peak_resident_bytes() -> BoxResult<u64> {
+    status_bytes("VmHWM")
+}
+
+/// The `field` line of `/proc/self/status` (a size in kB), in bytes.
+fn status_bytes(field: &str) -> BoxResult<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let line = status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .ok_or("/proc/self/status has no VmRSS line")?;
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .ok_or_else(|| format!("/proc/self/status has no {field} line"))?;
     let kib = line
         .trim()
         .strip_suffix("kB")
-        .ok_or_else(|| format!("VmRSS is not in kB: {line:?}"))?
+        .ok_or_else(|| format!("{field} is not in kB: {line:?}"))?
         .trim()
         .parse::<u64>()?;
     Ok(kib * 1024)
@@ -84,6 +99,12 @@ mod tests {
         assert_eq!(median(&mut [5, 1, 3]), 3);
         assert_eq!(median(&mut [4, 1, 3, 2]), 2);
         assert_eq!(median(&mut []), 0);
+    }
+
+    #[test]
+    fn resident_and_peak_are_read() {
+        let (now, peak) = (resident_bytes().unwrap(), peak_resident_bytes().unwrap());
+        assert!(now > 0 && peak >= now, "VmRSS {now}, VmHWM {peak}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use crate::{UsageError, ci::display, workspace::Workspace};
+use crate::{UsageError, broker, ci::display, workspace::Workspace};
 
 /// A benchmark `cargo xtask bench` can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,11 +22,17 @@ pub(crate) enum Bench {
     /// 10,000 services in a dependency graph, restart reaction, memory per
     /// supervised idle service, against raw tokio.
     Supervisor,
+    /// `runner-bench`'s `kafka` bench: the Kafka runners' throughput,
+    /// parallel speed-ups, memory under a slow processor, commit latency
+    /// and rebalance pauses, against a raw rdkafka consumer, on librdkafka's
+    /// mock cluster and on a real broker (started for it).
+    Kafka,
 }
 
 impl Bench {
     /// Every benchmark, in the order `cargo xtask bench` runs them.
-    pub(crate) const ALL: [Self; 3] = [Self::StartStop, Self::Ticker, Self::Supervisor];
+    pub(crate) const ALL: [Self; 4] =
+        [Self::StartStop, Self::Ticker, Self::Supervisor, Self::Kafka];
 
     /// The benchmark's name on the command line.
     pub(crate) fn name(self) -> &'static str {
@@ -34,6 +40,7 @@ impl Bench {
             Self::StartStop => "startstop",
             Self::Ticker => "ticker",
             Self::Supervisor => "supervisor",
+            Self::Kafka => "kafka",
         }
     }
 
@@ -48,6 +55,7 @@ impl Bench {
             Self::StartStop => ("runner-bench", "startstop"),
             Self::Ticker => ("runner-bench", "ticker"),
             Self::Supervisor => ("runner-bench", "supervisor"),
+            Self::Kafka => ("runner-bench", "kafka"),
         }
     }
 
@@ -56,6 +64,12 @@ impl Bench {
     fn command(self, workspace: &Workspace) -> Command {
         let (package, target) = self.target();
         workspace.cargo(&["bench", "-p", package, "--bench", target])
+    }
+
+    /// Whether the benchmark measures a real Kafka broker, which xtask
+    /// starts for it and names in [`broker::BROKERS_ENV`].
+    fn needs_broker(self) -> bool {
+        self == Self::Kafka
     }
 }
 
@@ -98,27 +112,50 @@ impl BenchArgs {
 
 /// Runs `benches` in order, each printing its own table, stopping at the
 /// first that fails to build or run. Returns whether they all ran.
-pub(crate) fn run(workspace: &Workspace, benches: &[Bench]) -> bool {
+///
+/// A benchmark that needs a broker gets one: the one running, or one
+/// started for it and stopped after it (even when it fails).
+pub(crate) fn run(workspace: &Workspace, benches: &[Bench]) -> anyhow::Result<bool> {
     for &bench in benches {
         let mut command = bench.command(workspace);
-        let shown = display(&command);
-        println!("==> bench {}: {shown}", bench.name());
-        match command.status() {
-            Ok(status) if status.success() => {}
-            Ok(status) => {
-                eprintln!("error: bench {}: `{shown}` failed ({status})", bench.name());
-                return false;
+        let ran = if bench.needs_broker() {
+            let already = broker::running(workspace)?.is_some();
+            let started = broker::start(workspace)?;
+            println!("==> bench {}: broker {started}", bench.name());
+            command.env(broker::BROKERS_ENV, &started.bootstrap);
+            let ran = run_one(bench, &mut command);
+            if !already {
+                broker::stop(workspace)?;
             }
-            Err(err) => {
-                eprintln!(
-                    "error: bench {}: could not start `{shown}`: {err}",
-                    bench.name()
-                );
-                return false;
-            }
+            ran
+        } else {
+            run_one(bench, &mut command)
+        };
+        if !ran {
+            return Ok(false);
         }
     }
-    true
+    Ok(true)
+}
+
+/// Runs one benchmark's `command`; whether it ran to the end.
+fn run_one(bench: Bench, command: &mut Command) -> bool {
+    let shown = display(command);
+    println!("==> bench {}: {shown}", bench.name());
+    match command.status() {
+        Ok(status) if status.success() => true,
+        Ok(status) => {
+            eprintln!("error: bench {}: `{shown}` failed ({status})", bench.name());
+            false
+        }
+        Err(err) => {
+            eprintln!(
+                "error: bench {}: could not start `{shown}`: {err}",
+                bench.name()
+            );
+            false
+        }
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +190,8 @@ mod tests {
         assert_eq!(args.benches, [Bench::Ticker]);
         let args = parse(&["supervisor"]).unwrap().unwrap();
         assert_eq!(args.benches, [Bench::Supervisor]);
+        let args = parse(&["kafka"]).unwrap().unwrap();
+        assert_eq!(args.benches, [Bench::Kafka]);
     }
 
     #[test]
@@ -170,10 +209,10 @@ mod tests {
 
     #[test]
     fn unknown_name_lists_the_known_ones() {
-        let err = parse(&["startstop", "kafka"]).unwrap_err().to_string();
+        let err = parse(&["startstop", "lifecycle"]).unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown benchmark `kafka`; valid benchmarks: startstop, ticker, supervisor"
+            "unknown benchmark `lifecycle`; valid benchmarks: startstop, ticker, supervisor, kafka"
         );
     }
 
@@ -201,6 +240,15 @@ mod tests {
     #[test]
     fn supervisor_runs_the_supervisor_bench_of_runner_bench() {
         assert_eq!(Bench::Supervisor.target(), ("runner-bench", "supervisor"));
+    }
+
+    #[test]
+    fn kafka_runs_the_kafka_bench_of_runner_bench_with_a_broker() {
+        assert_eq!(Bench::Kafka.target(), ("runner-bench", "kafka"));
+        assert!(Bench::Kafka.needs_broker());
+        for bench in [Bench::StartStop, Bench::Ticker, Bench::Supervisor] {
+            assert!(!bench.needs_broker(), "{}", bench.name());
+        }
     }
 
     #[test]

@@ -33,7 +33,10 @@ Commands:
   bench [NAME...]
                  Build the named benchmarks in release mode and run them,
                  each printing its table; all of them when none is named.
-                 Benchmarks: startstop, ticker, supervisor. Not part of `ci`.
+                 Benchmarks: startstop, ticker, supervisor, kafka. Not part of
+                 `ci`. (kafka starts a real Apache Kafka as `broker start` does,
+                 unless one runs, measures it and librdkafka's mock cluster, and
+                 stops the broker it started.)
   broker start|stop|status
                  A real single-node Apache Kafka (KRaft) on 127.0.0.1 for the
                  tests: `start` fetches its jars with Maven once (Java 17 and
@@ -59,9 +62,29 @@ Environment:
   BENCH_REPS     repetitions per side of the supervisor benchmark's start-all
                  and stop-all (default 5)
   BENCH_RESTARTS restarts per side in its restart reaction (default 1000)
+  BENCH_KAFKA_RECORDS, BENCH_KAFKA_RECORD_BYTES, BENCH_KAFKA_PARTITIONS
+                 the kafka benchmark's backlog (default 1000000 records of
+                 100 B on 6 partitions; the mock cluster keeps 5 MiB per
+                 partition, so it reads fewer)
+  BENCH_KAFKA_REPS
+                 repetitions of its no-op throughput runs (default 3)
+  BENCH_KAFKA_RUN_SECONDS
+                 the most each throughput run reads from its first record
+                 (default 15; a run cut there is measured on what it read)
+  BENCH_KAFKA_CPU_RECORDS
+                 records of its CPU-bound runs (default 200000)
+  BENCH_KAFKA_RSS_SECONDS
+                 seconds of each memory measurement (default 10)
+  BENCH_KAFKA_REBALANCES
+                 second members joining in its rebalance runs (default 3)
+  BENCH_KAFKA_SCENARIOS, BENCH_KAFKA_CHANNEL_BUFFER
+                 for investigations: the scenarios to run (digits, default
+                 1234) and the runners' channel_buffer_size (default theirs)
   RUNNER_KAFKA_BROKERS
-                 set by the kafka step for the real-broker tests (the bootstrap
-                 address); run them by hand with
+                 set by the kafka step for the real-broker tests and by
+                 `bench kafka` (the bootstrap address); without it the kafka
+                 benchmark measures the mock cluster only. Run the tests by
+                 hand with
                  RUNNER_KAFKA_BROKERS=$(cargo xtask broker start) \
                    cargo test -p runner-kafka --test broker
 
@@ -162,7 +185,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             };
             let workspace = Workspace::from_env()?;
-            Ok(if bench::run(&workspace, &args.benches) {
+            Ok(if bench::run(&workspace, &args.benches)? {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
