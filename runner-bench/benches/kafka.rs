@@ -11,8 +11,7 @@
 //!
 //! Every consumer is configured as a runner's `KafkaClient` is by `KafkaConfig::new(brokers)
 //! .group_id(group)`: the runner defaults (no auto-commit, no offset store,
-//! `auto.offset.reset=earliest`, `fetch.queue.backoff.ms=10`, `queued.max.messages.kbytes=16384`)
-//! and librdkafka's defaults
+//! `auto.offset.reset=earliest`, `fetch.queue.backoff.ms=10`) and librdkafka's defaults
 //! otherwise; the raw consumers are given the same properties ([`RUNNER_CONSUMER_DEFAULTS`]).
 //! Each consumer has a group of its own and reads from the earliest offset. The topics are
 //! fresh per cluster and filled before they are read (a backlog), except in the rebalance
@@ -136,12 +135,11 @@ const RSS_GOAL: u64 = 64 * 1024 * 1024;
 /// The properties runner-kafka's `KafkaConfig` gives every consumer it creates (its "runner
 /// defaults", `CONSUMER_DEFAULTS` in `runner-kafka/src/kafka/config.rs`, which are not public):
 /// the raw consumers get them too, so that both sides are tuned the same way.
-const RUNNER_CONSUMER_DEFAULTS: [(&str, &str); 5] = [
+const RUNNER_CONSUMER_DEFAULTS: [(&str, &str); 4] = [
     ("enable.auto.commit", "false"),
     ("enable.auto.offset.store", "false"),
     ("auto.offset.reset", "earliest"),
     ("fetch.queue.backoff.ms", "10"),
-    ("queued.max.messages.kbytes", "16384"),
 ];
 
 fn main() -> Res<()> {

@@ -21,19 +21,14 @@ const GROUP_ID: &str = "group.id";
 /// - `fetch.queue.backoff.ms`: librdkafka's default (1000 ms, applied whenever a partition's
 ///   local queue is full) halved a raw consumer's throughput on the mock cluster; 10 ms keeps
 ///   the fetcher busy without spinning.
-/// - `queued.max.messages.kbytes`: 16 MiB of records fetched ahead, not librdkafka's 64 MiB,
-///   which alone took a consumer facing a backlog past 64 MiB of memory; the runner holds
-///   records of its own besides (`max_held_bytes` per partition), and 16 MiB still keeps the
-///   fetcher ahead of a million records a second.
 ///
 /// The partition assignment strategy is the user's choice (`set`): librdkafka's default is
 /// eager (`range,roundrobin`); `cooperative-sticky` works as well.
-const CONSUMER_DEFAULTS: [(&str, &str); 5] = [
+const CONSUMER_DEFAULTS: [(&str, &str); 4] = [
     ("enable.auto.commit", "false"),
     ("enable.auto.offset.store", "false"),
     ("auto.offset.reset", "earliest"),
     ("fetch.queue.backoff.ms", "10"),
-    ("queued.max.messages.kbytes", "16384"),
 ];
 
 /// The configuration of a [`KafkaClient`](super::KafkaClient) (a consumer in a group, with its
@@ -78,7 +73,7 @@ pub struct KafkaConfig {
 impl KafkaConfig {
     /// A configuration for the brokers `bootstrap_servers` (`host:port`, comma-separated), with
     /// the runner defaults: no auto-commit, no offset store, `auto.offset.reset=earliest`,
-    /// `fetch.queue.backoff.ms=10`, `queued.max.messages.kbytes=16384`.
+    /// `fetch.queue.backoff.ms=10`.
     ///
     /// # Examples
     ///
@@ -449,7 +444,6 @@ mod tests {
         assert_eq!(consumer.get("enable.auto.commit"), Some("false"));
         assert_eq!(consumer.get("enable.auto.offset.store"), Some("false"));
         assert_eq!(consumer.get("fetch.queue.backoff.ms"), Some("10"));
-        assert_eq!(consumer.get("queued.max.messages.kbytes"), Some("16384"));
         assert_eq!(consumer.get("auto.offset.reset"), Some("latest"));
         assert_eq!(consumer.get("client.id"), Some("c"));
         assert_eq!(consumer.get("linger.ms"), None);
