@@ -26,6 +26,25 @@ use crate::record::Record;
 /// The `tracing` target of every event in this module.
 const TARGET: &str = "runner::kafka";
 
+/// A `tracing` event at `$level` about `$ctx`'s failed record: its coordinates, the phase, the
+/// attempt, the node and the error (never its key or value), then the rest of the event.
+macro_rules! failure_event {
+    ($level:expr, $ctx:expr, $($rest:tt)+) => {
+        tracing::event!(
+            target: TARGET,
+            $level,
+            topic = %$ctx.record.topic,
+            partition = $ctx.record.partition,
+            offset = $ctx.record.offset,
+            phase = %$ctx.phase,
+            attempt = $ctx.attempt,
+            node = $ctx.node,
+            error = %$ctx.error,
+            $($rest)+
+        )
+    };
+}
+
 /// Where in a record's journey it failed.
 ///
 /// # Examples
@@ -305,15 +324,9 @@ pub struct SilentFail;
 
 impl ErrorHandler for SilentFail {
     fn handle(&self, ctx: &ErrorContext<'_>) -> ErrorAction {
-        tracing::debug!(
-            target: TARGET,
-            topic = %ctx.record.topic,
-            partition = ctx.record.partition,
-            offset = ctx.record.offset,
-            phase = %ctx.phase,
-            attempt = ctx.attempt,
-            node = ctx.node,
-            error = %ctx.error,
+        failure_event!(
+            tracing::Level::DEBUG,
+            ctx,
             "record failed, failing the runner"
         );
         ErrorAction::Fail
@@ -342,15 +355,9 @@ pub struct LogAndFail;
 
 impl ErrorHandler for LogAndFail {
     fn handle(&self, ctx: &ErrorContext<'_>) -> ErrorAction {
-        tracing::error!(
-            target: TARGET,
-            topic = %ctx.record.topic,
-            partition = ctx.record.partition,
-            offset = ctx.record.offset,
-            phase = %ctx.phase,
-            attempt = ctx.attempt,
-            node = ctx.node,
-            error = %ctx.error,
+        failure_event!(
+            tracing::Level::ERROR,
+            ctx,
             "record failed, failing the runner"
         );
         ErrorAction::Fail
@@ -379,17 +386,7 @@ pub struct LogAndContinue;
 
 impl ErrorHandler for LogAndContinue {
     fn handle(&self, ctx: &ErrorContext<'_>) -> ErrorAction {
-        tracing::warn!(
-            target: TARGET,
-            topic = %ctx.record.topic,
-            partition = ctx.record.partition,
-            offset = ctx.record.offset,
-            phase = %ctx.phase,
-            attempt = ctx.attempt,
-            node = ctx.node,
-            error = %ctx.error,
-            "record failed, skipping it"
-        );
+        failure_event!(tracing::Level::WARN, ctx, "record failed, skipping it");
         ErrorAction::Continue
     }
 
@@ -595,27 +592,15 @@ impl<H: ErrorHandler> ErrorHandler for ActionLogger<H> {
     fn handle(&self, ctx: &ErrorContext<'_>) -> ErrorAction {
         let action = self.inner.handle(ctx);
         match &action {
-            ErrorAction::Fail | ErrorAction::SendToDlq { .. } => tracing::info!(
-                target: TARGET,
-                topic = %ctx.record.topic,
-                partition = ctx.record.partition,
-                offset = ctx.record.offset,
-                phase = %ctx.phase,
-                attempt = ctx.attempt,
-                node = ctx.node,
-                error = %ctx.error,
+            ErrorAction::Fail | ErrorAction::SendToDlq { .. } => failure_event!(
+                tracing::Level::INFO,
+                ctx,
                 action = ?action,
                 "error handler decided"
             ),
-            _ => tracing::debug!(
-                target: TARGET,
-                topic = %ctx.record.topic,
-                partition = ctx.record.partition,
-                offset = ctx.record.offset,
-                phase = %ctx.phase,
-                attempt = ctx.attempt,
-                node = ctx.node,
-                error = %ctx.error,
+            _ => failure_event!(
+                tracing::Level::DEBUG,
+                ctx,
                 action = ?action,
                 "error handler decided"
             ),
