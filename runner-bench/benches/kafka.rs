@@ -12,7 +12,7 @@
 //! Every consumer is configured as a runner's `KafkaClient` is by `KafkaConfig::new(brokers)
 //! .group_id(group)`: the runner defaults (no auto-commit, no offset store,
 //! `auto.offset.reset=earliest`, `fetch.queue.backoff.ms=10`) and librdkafka's defaults
-//! otherwise; the raw consumers are given the same properties ([`RUNNER_CONSUMER_DEFAULTS`]).
+//! otherwise; the raw consumers are given the same configuration (`KafkaConfig::consumer_config`).
 //! Each consumer has a group of its own and reads from the earliest offset. The topics are
 //! fresh per cluster and filled before they are read (a backlog), except in the rebalance
 //! scenario, where records stream in.
@@ -131,16 +131,6 @@ const THROUGHPUT_GOAL: f64 = 0.95;
 const SPEEDUP_GOAL: f64 = 1.8;
 /// Goal: the peak resident set above idle under a slow processor, at most.
 const RSS_GOAL: u64 = 64 * 1024 * 1024;
-
-/// The properties runner-kafka's `KafkaConfig` gives every consumer it creates (its "runner
-/// defaults", `CONSUMER_DEFAULTS` in `runner-kafka/src/kafka/config.rs`, which are not public):
-/// the raw consumers get them too, so that both sides are tuned the same way.
-const RUNNER_CONSUMER_DEFAULTS: [(&str, &str); 4] = [
-    ("enable.auto.commit", "false"),
-    ("enable.auto.offset.store", "false"),
-    ("auto.offset.reset", "earliest"),
-    ("fetch.queue.backoff.ms", "10"),
-];
 
 fn main() -> Res<()> {
     // `cargo bench` passes `--bench`; our own arguments are those of a memory child.
@@ -792,16 +782,9 @@ fn runner_config(bootstrap: &str, group: &str) -> KafkaConfig {
     KafkaConfig::new(bootstrap).group_id(group)
 }
 
-/// The raw consumer's configuration: what [`runner_config`] gives a runner's consumer.
-fn raw_config(bootstrap: &str, group: &str) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    for (key, value) in RUNNER_CONSUMER_DEFAULTS {
-        config.set(key, value);
-    }
-    config
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group);
-    config
+/// The raw consumer's configuration: the one [`runner_config`] gives a runner's consumer.
+fn raw_config(bootstrap: &str, group: &str) -> Res<ClientConfig> {
+    Ok(runner_config(bootstrap, group).consumer_config()?)
 }
 
 /// A raw `BaseConsumer` poll loop in `group` reading `topic`: each record is dropped at once,
@@ -816,7 +799,7 @@ fn raw_consume(
     done: &(dyn Fn(&Probe) -> bool + Sync),
     deadline: Instant,
 ) -> Res<()> {
-    let consumer: BaseConsumer = raw_config(bootstrap, group).create()?;
+    let consumer: BaseConsumer = raw_config(bootstrap, group)?.create()?;
     consumer.subscribe(&[topic])?;
     while !done(probe) && Instant::now() < deadline {
         // Skipped: nothing yet, or a transient error (a runner retries those too).
@@ -1267,7 +1250,7 @@ async fn raw_slow(
     probe: &Probe,
     until: Instant,
 ) -> Res<()> {
-    let consumer: BaseConsumer = raw_config(bootstrap, group).create()?;
+    let consumer: BaseConsumer = raw_config(bootstrap, group)?.create()?;
     consumer.subscribe(&[topic])?;
     while Instant::now() < until {
         // Nothing yet, or a transient error (a runner retries those too): wait a little.

@@ -290,9 +290,25 @@ impl KafkaConfig {
         Ok(())
     }
 
-    /// The librdkafka configuration of the consumer: runner defaults, then the common
-    /// properties, then the consumer's own.
-    pub(super) fn consumer_config(&self) -> Result<ClientConfig, KafkaConfigError> {
+    /// The librdkafka configuration a [`KafkaClient`](super::KafkaClient)'s consumer is made
+    /// with: the runner defaults, then the common properties, then the consumer's own. For a
+    /// consumer of your own (a tool, a benchmark's baseline) tuned as the runners' are.
+    ///
+    /// # Errors
+    ///
+    /// No bootstrap servers, no group id, or a zero `max_batch`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use runner_kafka::KafkaConfig;
+    ///
+    /// let config = KafkaConfig::new("127.0.0.1:9092").group_id("billing").consumer_config()?;
+    /// assert_eq!(config.get("enable.auto.commit"), Some("false"));
+    /// assert_eq!(config.get("group.id"), Some("billing"));
+    /// # Ok::<(), runner_kafka::KafkaConfigError>(())
+    /// ```
+    pub fn consumer_config(&self) -> Result<ClientConfig, KafkaConfigError> {
         self.check_servers()?;
         if self
             .get_group_id()
