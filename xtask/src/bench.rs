@@ -119,15 +119,11 @@ pub(crate) fn run(workspace: &Workspace, benches: &[Bench]) -> anyhow::Result<bo
     for &bench in benches {
         let mut command = bench.command(workspace);
         let ran = if bench.needs_broker() {
-            let already = broker::running(workspace)?.is_some();
-            let started = broker::start(workspace)?;
-            println!("==> bench {}: broker {started}", bench.name());
-            command.env(broker::BROKERS_ENV, &started.bootstrap);
-            let ran = run_one(bench, &mut command);
-            if !already {
-                broker::stop(workspace)?;
-            }
-            ran
+            broker::with_broker(workspace, |started| {
+                println!("==> bench {}: broker {started}", bench.name());
+                command.env(broker::BROKERS_ENV, &started.bootstrap);
+                Ok(run_one(bench, &mut command))
+            })?
         } else {
             run_one(bench, &mut command)
         };

@@ -272,6 +272,21 @@ pub(crate) fn start(workspace: &Workspace) -> Result<Broker> {
     }
 }
 
+/// Runs `work` with a broker: the one running, or one started for it and stopped after it
+/// (whatever `work` returned).
+pub(crate) fn with_broker<T>(
+    workspace: &Workspace,
+    work: impl FnOnce(&Broker) -> Result<T>,
+) -> Result<T> {
+    let already = running(workspace)?.is_some();
+    let broker = start(workspace)?;
+    let outcome = work(&broker);
+    if !already {
+        stop(workspace)?;
+    }
+    outcome
+}
+
 /// Stops the broker [`start`] recorded: SIGTERM, SIGKILL after [`STOP_BUDGET`]; removes its
 /// directory. `false` when none was running.
 pub(crate) fn stop(workspace: &Workspace) -> Result<bool> {

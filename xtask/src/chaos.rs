@@ -40,27 +40,24 @@ const RUNS: [(&str, &[&str], bool); 2] = [
 
 /// Runs the chaos runs; `true` when every one lost nothing.
 pub(crate) fn kafka(workspace: &Workspace) -> Result<bool> {
-    let already = broker::running(workspace)?.is_some();
-    let started = broker::start(workspace)?;
-    let mut passed = true;
-    for (what, args, on_broker) in RUNS {
-        println!("==> chaos kafka: {what}");
-        let mut run = example(workspace, true);
-        run.args(args);
-        if on_broker {
-            run.args(["--brokers", &started.bootstrap]);
+    broker::with_broker(workspace, |started| {
+        let mut passed = true;
+        for (what, args, on_broker) in RUNS {
+            println!("==> chaos kafka: {what}");
+            let mut run = example(workspace, true);
+            run.args(args);
+            if on_broker {
+                run.args(["--brokers", &started.bootstrap]);
+            }
+            println!("$ {}", display(&run));
+            let status = run.status()?;
+            if !status.success() {
+                println!("chaos kafka: {what}: FAILED ({status})");
+                passed = false;
+            }
         }
-        println!("$ {}", display(&run));
-        let status = run.status()?;
-        if !status.success() {
-            println!("chaos kafka: {what}: FAILED ({status})");
-            passed = false;
-        }
-    }
-    if !already {
-        broker::stop(workspace)?;
-    }
-    Ok(passed)
+        Ok(passed)
+    })
 }
 
 /// `cargo run` of the chaos example, in release mode or not, ready for its arguments.

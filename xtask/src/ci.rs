@@ -165,7 +165,8 @@ impl Step {
                 // The broker's tests share one broker: a few at a time.
                 test.args(["--", "--test-threads", "2"]);
                 // The short chaos run: consumer processes killed, added and stopped (at least
-                // ten rebalances) while records stream in; it fails if one is lost.
+                // ten rebalances) while records stream in; it fails if one is lost. It is
+                // given the broker's address when the broker is there.
                 let mut chaos = chaos::example(workspace, false);
                 chaos.args([
                     "--records",
@@ -175,7 +176,10 @@ impl Step {
                     "--interval-ms",
                     "1500",
                 ]);
-                Plan::Broker(vec![test, chaos])
+                Plan::Broker {
+                    with_env: vec![test],
+                    with_address: vec![chaos],
+                }
             }
             Self::Doc => {
                 let mut doc = cargo(&["doc", "--workspace", "--no-deps", "--all-features"]);
@@ -247,9 +251,13 @@ enum Plan {
     Commands(Vec<Command>),
     /// The in-process checks of [`tidy`].
     Tidy,
-    /// These commands, in order, with a broker started before them (its address in
-    /// [`broker::BROKERS_ENV`]) and stopped after them, whatever they did.
-    Broker(Vec<Command>),
+    /// These commands, in order, with a broker started before them and stopped after them,
+    /// whatever they did: those of `with_env` get its address in [`broker::BROKERS_ENV`],
+    /// then those of `with_address` as `--brokers ADDRESS`.
+    Broker {
+        with_env: Vec<Command>,
+        with_address: Vec<Command>,
+    },
     /// Nothing: print the message and pass.
     Nothing(&'static str),
 }
@@ -259,12 +267,14 @@ impl Plan {
     fn summary(&self) -> String {
         match self {
             Self::Commands(commands) => summarize(commands),
-            Self::Broker(commands) => {
-                format!(
-                    "cargo xtask broker start; {}; cargo xtask broker stop",
-                    summarize(commands)
-                )
-            }
+            Self::Broker {
+                with_env,
+                with_address,
+            } => format!(
+                "cargo xtask broker start; {}; {}; cargo xtask broker stop",
+                summarize(with_env),
+                summarize(with_address)
+            ),
             Self::Tidy => {
                 "repo-policy checks of xtask/src/tidy.rs on *.rs and Cargo.toml".to_owned()
             }
@@ -276,27 +286,24 @@ impl Plan {
     fn run(self, workspace: &Workspace) -> Result<()> {
         match self {
             Self::Commands(commands) => run_all(commands)?,
-            Self::Broker(mut commands) => {
-                let already = broker::running(workspace)?.is_some();
-                let started = broker::start(workspace)?;
-                for command in &mut commands {
+            Self::Broker {
+                mut with_env,
+                mut with_address,
+            } => broker::with_broker(workspace, |started| {
+                for command in &mut with_env {
                     command.env(broker::BROKERS_ENV, &started.bootstrap);
-                    // The chaos example takes the address as an argument.
-                    if command.get_args().any(|arg| arg == "chaos") {
-                        command.args(["--brokers", &started.bootstrap]);
-                    }
                 }
-                let ran = run_all(commands);
-                // Keep the broker's log for a failure's diagnosis, then stop what we started.
+                for command in &mut with_address {
+                    command.args(["--brokers", &started.bootstrap]);
+                }
+                let ran = run_all(with_env.into_iter().chain(with_address).collect());
+                // Keep the broker's log for a failure's diagnosis.
                 let _ = std::fs::copy(
                     started.dir.join("server.log"),
                     workspace.root().join("target/xtask/broker-last.log"),
                 );
-                if !already {
-                    broker::stop(workspace)?;
-                }
-                ran?;
-            }
+                ran
+            })?,
             Self::Tidy => {
                 let report = tidy::check_tree(workspace.root())?;
                 for violation in &report.violations {
