@@ -82,5 +82,5 @@ pub use runner::{
     Builder, DEFAULT_CHANNEL_BUFFER_SIZE, DEFAULT_CLOSE_TIMEOUT, DEFAULT_COMMIT_INTERVAL,
     DEFAULT_COMMIT_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONCURRENCY, DEFAULT_MAX_HELD_BYTES,
     DEFAULT_STUCK_AFTER, DEFAULT_WORKER_SHUTDOWN_TIMEOUT, Keyed, KeyedRunner, LifecycleError,
-    MakeClient, Partitioned, PartitionedRunner, SingleThreaded, SingleThreadedRunner,
+    MakeClient, Partitioned, PartitionedRunner, SingleThreaded, SingleThreadedRunner, WithWorkers,
 };

@@ -326,14 +326,31 @@ where
     }
 }
 
-impl<M, F, K, V> Builder<Partitioned, M, F, K, V>
+/// The markers of the runners with a worker per partition, [`Partitioned`] and [`Keyed`]: their
+/// builders share the workers' options. Sealed: implemented by those two only.
+pub trait WithWorkers: sealed::Sealed {}
+
+impl WithWorkers for Partitioned {}
+impl WithWorkers for Keyed {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Partitioned {}
+    impl Sealed for super::Keyed {}
+}
+
+impl<S, M, F, K, V> Builder<S, M, F, K, V>
 where
+    S: WithWorkers,
     M: MakeClient,
     F: ProcessorFactory<K, V>,
     K: Decode,
     V: Decode,
 {
-    /// How many records each partition's queue holds before the partition is paused.
+    /// How many records each partition's queue holds (default 100); beyond it they are held
+    /// (see [`max_held_bytes`](Builder::max_held_bytes)). A keyed worker also takes up to this
+    /// many records more off its queue to wait for their key or a free slot, so that one busy
+    /// key does not hold the others back.
     pub fn channel_buffer_size(mut self, size: usize) -> Self {
         self.channel_buffer_size = size;
         self
@@ -368,28 +385,42 @@ where
         self
     }
 
-    /// How long a partition's worker may take to finish after a revoke (its record in flight
-    /// is cancelled), or to drain its queue on stop.
+    /// How long a partition's worker may take to finish after a revoke (its records in flight
+    /// are cancelled), or to drain its queue on stop (default 30 s).
     pub fn worker_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.worker_shutdown_timeout = timeout;
         self
     }
 
-    /// Builds the runner.
-    ///
-    /// # Errors
-    ///
-    /// A [`BuildError`]: an empty name, no topic, a zero duration or buffer size.
-    pub fn build(self) -> Result<PartitionedRunner, BuildError> {
+    /// The workers' queue size and shutdown timeout, checked.
+    fn workers(&self) -> Result<(usize, Duration), BuildError> {
         if self.channel_buffer_size == 0 {
             return Err(BuildError::Zero("channel buffer size"));
         }
         if self.worker_shutdown_timeout.is_zero() {
             return Err(BuildError::Zero("worker shutdown timeout"));
         }
+        Ok((self.channel_buffer_size, self.worker_shutdown_timeout))
+    }
+}
+
+impl<M, F, K, V> Builder<Partitioned, M, F, K, V>
+where
+    M: MakeClient,
+    F: ProcessorFactory<K, V>,
+    K: Decode,
+    V: Decode,
+{
+    /// Builds the runner.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`]: an empty name, no topic, a zero duration or buffer size.
+    pub fn build(self) -> Result<PartitionedRunner, BuildError> {
+        let (channel_buffer_size, worker_shutdown_timeout) = self.workers()?;
         let settings = self.settings(Mode::Partitioned {
-            channel_buffer_size: self.channel_buffer_size,
-            worker_shutdown_timeout: self.worker_shutdown_timeout,
+            channel_buffer_size,
+            worker_shutdown_timeout,
         })?;
         let (managed, shared) = self.managed(settings)?;
         Ok(PartitionedRunner(Inner { managed, shared }))
@@ -403,50 +434,6 @@ where
     K: Decode,
     V: Decode,
 {
-    /// How many records each partition's queue holds before the partition is paused (default
-    /// 100). A keyed worker also takes up to this many records more off its queue to wait for
-    /// their key or a free slot, so that one busy key does not hold the others back.
-    pub fn channel_buffer_size(mut self, size: usize) -> Self {
-        self.channel_buffer_size = size;
-        self
-    }
-
-    /// How many bytes of a partition's records (keys, values, headers) are held beyond its
-    /// queue before the partition is paused at the consumer (default
-    /// [`DEFAULT_MAX_HELD_BYTES`], 1 MiB; 0 pauses as soon as the queue is full). A pause
-    /// makes librdkafka drop what it fetched ahead for the partition and fetch it again on
-    /// resume; holding a little first spares that round trip when the queue drains fast.
-    /// Memory per partition stays bounded: the queue, this many bytes, and one poll's batch.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::convert::Infallible;
-    /// use runner_kafka::memory::MemoryCluster;
-    /// use runner_kafka::{Message, OutRecord, KeyedRunner, TopicPartition};
-    ///
-    /// let cluster = MemoryCluster::new();
-    /// let processors = |_: &TopicPartition| |_: Message<String, String>| async {
-    ///     Ok::<Vec<OutRecord>, Infallible>(Vec::new())
-    /// };
-    /// let make = move || Ok(cluster.client("archiver"));
-    /// let runner = KeyedRunner::builder(make, ["events"], processors)
-    ///     .max_held_bytes(256 * 1024)
-    ///     .build();
-    /// assert!(runner.is_ok());
-    /// ```
-    pub fn max_held_bytes(mut self, bytes: usize) -> Self {
-        self.max_held_bytes = bytes;
-        self
-    }
-
-    /// How long a partition's worker may take to finish after a revoke (its records in flight
-    /// are cancelled), or to drain its queue on stop (default 30 s).
-    pub fn worker_shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.worker_shutdown_timeout = timeout;
-        self
-    }
-
     /// At most this many records of each partition are processed at once (default
     /// [`DEFAULT_MAX_CONCURRENCY`], 16): records of different keys, each by a processor of
     /// its own. The factory makes a partition's first processor when the partition is
@@ -486,18 +473,13 @@ where
     /// A [`BuildError`]: an empty name, no topic, a zero duration, buffer size or max
     /// concurrency.
     pub fn build(self) -> Result<KeyedRunner, BuildError> {
-        if self.channel_buffer_size == 0 {
-            return Err(BuildError::Zero("channel buffer size"));
-        }
-        if self.worker_shutdown_timeout.is_zero() {
-            return Err(BuildError::Zero("worker shutdown timeout"));
-        }
+        let (channel_buffer_size, worker_shutdown_timeout) = self.workers()?;
         if self.max_concurrency == 0 {
             return Err(BuildError::Zero("max concurrency"));
         }
         let settings = self.settings(Mode::Keyed {
-            channel_buffer_size: self.channel_buffer_size,
-            worker_shutdown_timeout: self.worker_shutdown_timeout,
+            channel_buffer_size,
+            worker_shutdown_timeout,
             max_concurrency: self.max_concurrency,
         })?;
         let (managed, shared) = self.managed(settings)?;
