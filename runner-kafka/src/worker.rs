@@ -4,8 +4,8 @@
 //! records may be processed at once is its dispatch policy, [`Lanes`]: one at a time in offset
 //! order (partitioned), or those of different keys at once, each key's in offset order (keyed).
 //! The engine holds the queue's other end, and the records that did not fit (the partition is
-//! paused meanwhile); the worker tells it when the queue has drained below half, so it can
-//! refill it and resume.
+//! paused once more than `max_held_bytes` of them wait); the worker tells it when the queue has
+//! drained below half, so it can refill it and resume.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -46,7 +46,8 @@ pub(crate) enum Report {
 pub(crate) struct Worker {
     pub(crate) epoch: u64,
     queue: Option<mpsc::Sender<(Record, Ticket)>>,
-    /// Records that did not fit in the queue, in order; the partition is paused while any wait.
+    /// Records that did not fit in the queue, in order; past `max_held_bytes` of them the
+    /// partition is paused until none waits.
     held: VecDeque<(Record, Ticket)>,
     /// The bytes of the held records.
     held_bytes: usize,
@@ -61,7 +62,7 @@ pub(crate) struct Worker {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Offered {
     Queued,
-    /// It waits in the engine: the partition must be paused.
+    /// It waits in the engine (see [`Worker::holds_enough_to_pause`]).
     Held,
 }
 
