@@ -71,7 +71,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer as _};
-use runner_bench::{median, peak_resident_bytes, resident_bytes};
+use runner_bench::{median, peak_resident_bytes, ratio, resident_bytes};
 use runner_core::Runner;
 use runner_kafka::{
     BoxError, ClientError, ClientErrorKind, KafkaClient, KafkaConfig, KeyedRunner, Message,
@@ -1180,7 +1180,7 @@ fn rss_child(args: &[String]) -> Res<()> {
     let runtime = runtime()?;
     let probe = Arc::new(Probe::default());
     // Idle: the process with its runtime, before any consumer exists.
-    let idle = rss_now()?;
+    let idle = resident_bytes()?;
     let started = Instant::now();
     let peak_sampled = if side == "raw" {
         runtime.block_on(async {
@@ -1209,24 +1209,14 @@ fn rss_child(args: &[String]) -> Res<()> {
             Ok::<_, BoxError>(peak)
         })?
     };
-    let peak = rss_peak()?.max(peak_sampled);
+    let peak = peak_resident_bytes()?.max(peak_sampled);
     // `end`: after the stop (runners) or the close (raw).
-    let end = rss_now()?;
+    let end = resident_bytes()?;
     println!(
         "rss idle={idle} peak={peak} end={end} processed={}",
         probe.count()
     );
     Ok(())
-}
-
-/// This process's resident set (`VmRSS`), in bytes.
-fn rss_now() -> Res<u64> {
-    resident_bytes().map_err(|error| error.to_string().into())
-}
-
-/// This process's peak resident set so far (`VmHWM`), in bytes.
-fn rss_peak() -> Res<u64> {
-    peak_resident_bytes().map_err(|error| error.to_string().into())
 }
 
 /// The largest resident set seen, sampled every 50 ms until `until`.
@@ -1235,7 +1225,7 @@ async fn sample_rss(until: Instant) -> Res<u64> {
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     while Instant::now() < until {
         tick.tick().await;
-        peak = peak.max(rss_now()?);
+        peak = peak.max(resident_bytes()?);
     }
     Ok(peak)
 }
@@ -1518,11 +1508,6 @@ async fn cycles_with(
 
 // ---------------------------------------------------------------------------------------------
 // the table
-
-/// `ours / baseline`, guarding against a zero baseline.
-fn ratio(ours: u64, baseline: u64) -> f64 {
-    runner_bench::ratio(ours, baseline)
-}
 
 /// The `p`th percentile (0..=100) of `values`, sorting them; 0 for none.
 fn percentile(values: &mut [u64], p: usize) -> u64 {

@@ -407,7 +407,7 @@ impl Graph {
 
 /// A full-size warm-up of both sides, then `reps` repetitions per side, alternately.
 async fn graph_reps(reps: usize) -> Result<Graph, String> {
-    let text = |err: Box<dyn std::error::Error>| err.to_string();
+    let text = |err: Box<dyn std::error::Error + Send + Sync>| err.to_string();
     for side in [Side::Ours, Side::Raw] {
         graph_run(side, WIDTH, DEPTH).await.map_err(text)?;
     }

@@ -6,7 +6,7 @@
 use std::error::Error;
 
 /// The result type of the benchmark binaries.
-pub type BoxResult<T> = Result<T, Box<dyn Error>>;
+pub type BoxResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
 
 /// Which implementation a measurement is of: ours, or the raw tokio code it wraps. Named on the
 /// command line of the child processes that measure one side each.
