@@ -7,12 +7,15 @@
 //! Each test has topics and a group of its own, so they share the broker. Real time: every wait
 //! is on a condition, bounded by count and time.
 
+mod librdkafka;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use librdkafka::{WAIT, bounded};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -24,9 +27,6 @@ use runner_kafka::{
     X_ORIGINAL_PARTITION, X_ORIGINAL_TOPIC,
 };
 use tokio::time::{sleep, timeout};
-
-/// The longest any single step may take.
-const WAIT: Duration = Duration::from_secs(120);
 
 /// The broker's bootstrap address.
 fn brokers() -> String {
@@ -50,12 +50,6 @@ fn unique(name: &str) -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-async fn bounded<T>(what: &str, future: impl Future<Output = T>) -> T {
-    timeout(WAIT, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing after {WAIT:?}"))
 }
 
 /// Waits until `done` holds: checked every 100 ms, at most [`WAIT`].
@@ -91,12 +85,8 @@ async fn create_topics(topics: &[&str], partitions: i32) {
     }
 }
 
-/// The consumer settings of these tests: fast heartbeats, so leaving members are noticed soon.
 fn config(group: &str) -> KafkaConfig {
-    KafkaConfig::new(brokers())
-        .group_id(group)
-        .set_consumer("session.timeout.ms", "6000")
-        .set_consumer("heartbeat.interval.ms", "500")
+    librdkafka::config(&brokers(), group)
 }
 
 fn cooperative(group: &str) -> KafkaConfig {
@@ -127,19 +117,8 @@ async fn produce(topic: &str, range: std::ops::Range<u64>, keys: u64) {
     }
 }
 
-/// Reads `topic` from the start with a group of its own until `count` records arrived.
 async fn read_all(topic: &str, count: usize) -> Vec<Record> {
-    let mut client = KafkaClient::new(&config(&unique("reader"))).unwrap();
-    client.subscribe(&[topic.to_owned()]).unwrap();
-    let mut records = Vec::new();
-    let started = Instant::now();
-    while records.len() < count && started.elapsed() < WAIT {
-        if let Ok(Event::Records(batch)) = bounded("read", client.poll()).await {
-            records.extend(batch);
-        }
-    }
-    let _ = client.close(Duration::from_secs(10)).await;
-    records
+    librdkafka::read_all(&brokers(), &unique("reader"), topic, count).await
 }
 
 /// What the processors did: (member, partition, offset, value).

@@ -2,51 +2,33 @@
 //! the deterministic tests show on the in-memory cluster, on the real client. Real time (the
 //! mock runs librdkafka's threads); every wait is on an event, bounded.
 
+mod librdkafka;
+
 use std::collections::BTreeSet;
 use std::convert::Infallible;
-use std::future::Future;
 use std::time::Duration;
 
+use librdkafka::bounded;
 use runner_core::{Runner, State, Status};
 use runner_kafka::{
-    Client, ClientError, ClientErrorKind, ErrorAction, ErrorContext, Event, KafkaClient,
-    KafkaConfig, KafkaProducer, Message, MockKafka, OutRecord, PartitionedRunner, Producer, Record,
+    ClientError, ClientErrorKind, ErrorAction, ErrorContext, KafkaClient, KafkaConfig,
+    KafkaProducer, Message, MockKafka, OutRecord, PartitionedRunner, Producer, Record,
     TopicPartition, X_ERROR_MESSAGE, X_ERROR_PHASE, X_ORIGINAL_OFFSET, X_ORIGINAL_PARTITION,
     X_ORIGINAL_TOPIC,
 };
-use tokio::time::timeout;
-
-const WAIT: Duration = Duration::from_secs(60);
 
 fn config(kafka: &MockKafka, group: &str) -> KafkaConfig {
-    KafkaConfig::new(kafka.bootstrap_servers())
-        .group_id(group)
-        .set_consumer("session.timeout.ms", "6000")
-        .set_consumer("heartbeat.interval.ms", "500")
+    librdkafka::config(kafka.bootstrap_servers(), group)
 }
 
-async fn bounded<T>(what: &str, future: impl Future<Output = T>) -> T {
-    timeout(WAIT, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what}: nothing after {WAIT:?}"))
-}
-
-/// Reads every record of `topic` with a fresh group, until `count` arrived.
 async fn read_all(kafka: &MockKafka, topic: &str, count: usize) -> Vec<Record> {
-    let mut client = KafkaClient::new(&config(kafka, &format!("reader-{topic}"))).unwrap();
-    client.subscribe(&[topic.to_owned()]).unwrap();
-    let mut records = Vec::new();
-    for _ in 0..10_000 {
-        if records.len() >= count {
-            break;
-        }
-        // Assignments and transient errors are waited through.
-        if let Ok(Event::Records(batch)) = bounded("read", client.poll()).await {
-            records.extend(batch);
-        }
-    }
-    let _ = client.close(Duration::from_secs(10)).await;
-    records
+    librdkafka::read_all(
+        kafka.bootstrap_servers(),
+        &format!("reader-{topic}"),
+        topic,
+        count,
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
