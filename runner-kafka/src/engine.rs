@@ -223,15 +223,15 @@ where
                     }
                 }
                 Some(Slot::Worker(worker)) => {
-                    let partition = partition.clone();
-                    if worker.offer(record, ticket) == Offered::Queued {
+                    let Offered::Held { first } = worker.offer(record, ticket) else {
                         continue;
-                    }
+                    };
+                    let partition = worker.partition.clone();
                     if worker.holds_enough_to_pause() {
                         if !self.paused.contains(&partition) {
                             self.pause(&partition);
                         }
-                    } else if worker.want_wake() {
+                    } else if first && worker.want_wake() {
                         // Drained meanwhile: move the held records in at once.
                         let epoch = worker.epoch;
                         self.refill(&partition, epoch);

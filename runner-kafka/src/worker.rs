@@ -44,6 +44,7 @@ pub(crate) enum Report {
 /// The engine's handle on one partition's worker.
 #[derive(Debug)]
 pub(crate) struct Worker {
+    pub(crate) partition: TopicPartition,
     pub(crate) epoch: u64,
     queue: Option<mpsc::Sender<(Record, Ticket)>>,
     /// Records that did not fit in the queue, in order; past `max_held_bytes` of them the
@@ -62,8 +63,12 @@ pub(crate) struct Worker {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Offered {
     Queued,
-    /// It waits in the engine (see [`Worker::holds_enough_to_pause`]).
-    Held,
+    /// It waits in the engine (see [`Worker::holds_enough_to_pause`]); `first`: none waited
+    /// before it, so the engine must ask to be told when the queue drains (until the held
+    /// records are all in, each refill asks again).
+    Held {
+        first: bool,
+    },
 }
 
 impl Worker {
@@ -104,7 +109,7 @@ impl Worker {
         let processors = Processors::new(factory, partition.clone());
         let task = tokio::spawn(work::<K, V, F, P>(
             Context {
-                partition,
+                partition: partition.clone(),
                 epoch,
                 pipeline,
                 ledger,
@@ -117,6 +122,7 @@ impl Worker {
             records,
         ));
         Worker {
+            partition,
             epoch,
             queue: Some(queue),
             held: VecDeque::new(),
@@ -134,19 +140,17 @@ impl Worker {
         self.held_bytes > self.max_held_bytes
     }
 
-    fn hold(&mut self, item: (Record, Ticket)) {
+    fn hold(&mut self, item: (Record, Ticket)) -> Offered {
+        let first = self.held.is_empty();
         self.held_bytes += item.0.size();
         self.held.push_back(item);
+        Offered::Held { first }
     }
 
     /// Hands `record` to the worker, or holds it if the queue is full (or others wait).
     pub(crate) fn offer(&mut self, record: Record, ticket: Ticket) -> Offered {
-        if !self.held.is_empty() || self.queue.is_none() {
-            self.hold((record, ticket));
-            return Offered::Held;
-        }
-        let Some(queue) = &self.queue else {
-            return Offered::Held;
+        let Some(queue) = self.queue.as_ref().filter(|_| self.held.is_empty()) else {
+            return self.hold((record, ticket));
         };
         match queue.try_send((record, ticket)) {
             Ok(()) => {
@@ -155,10 +159,7 @@ impl Worker {
             }
             Err(
                 mpsc::error::TrySendError::Full(item) | mpsc::error::TrySendError::Closed(item),
-            ) => {
-                self.hold(item);
-                Offered::Held
-            }
+            ) => self.hold(item),
         }
     }
 
